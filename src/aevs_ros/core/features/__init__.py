@@ -1,0 +1,1 @@
+"""Visual feature families: each turns an image into features s and their interaction matrix."""

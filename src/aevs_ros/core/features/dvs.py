@@ -1,0 +1,34 @@
+"""Direct (photometric) visual servoing: the features are the pixel intensities themselves."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..photometric import border_mask, check_image, photometric_interaction
+from .base import Feature, FeatureSample
+
+
+class PhotometricFeature(Feature):
+    """s = the interior pixels of I (the border, where gradients are invalid, is left out)."""
+
+    name = "dvs"
+
+    @property
+    def dim(self) -> int:
+        h, w = self.camera.shape
+        return (h - 2 * self.border) * (w - 2 * self.border)
+
+    def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
+        image = check_image(image, self.camera.shape)
+        inside = border_mask(self.camera.shape, self.border).ravel()
+        s = image.ravel()[inside].astype(np.float64)
+        if not with_interaction:
+            return FeatureSample(s, None)
+        photometric = photometric_interaction(image, self.camera, self.depth, self.border)
+        return FeatureSample(s, photometric[inside])
+
+    def reconstruct(self, s: np.ndarray) -> np.ndarray:
+        h, w = self.camera.shape
+        image = np.zeros((h, w), np.float32)
+        image[self.border:h - self.border, self.border:w - self.border] = s.reshape(
+            h - 2 * self.border, w - 2 * self.border)
+        return image

@@ -1,0 +1,94 @@
+"""Rigid poses as 4x4 homogeneous matrices and twists as [v, w] 6-vectors.
+
+A pose ``world_T_camera`` maps camera coordinates to world coordinates. A twist is a camera
+velocity expressed in the camera frame, so integrating it right-multiplies the pose.
+"""
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+_SMALL_ANGLE = 1e-8
+
+
+def _skew(w: np.ndarray) -> np.ndarray:
+    return np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
+
+
+def _left_jacobian(w: np.ndarray) -> np.ndarray:
+    """V such that the translation of exp([v, w]) is V @ v."""
+    theta = np.linalg.norm(w)
+    skew = _skew(w)
+    if theta < _SMALL_ANGLE:
+        return np.eye(3) + 0.5 * skew
+    return (np.eye(3) + (1 - np.cos(theta)) / theta**2 * skew
+            + (theta - np.sin(theta)) / theta**3 * skew @ skew)
+
+
+def make_pose(rotation: np.ndarray, translation) -> np.ndarray:
+    pose = np.eye(4)
+    pose[:3, :3] = rotation
+    pose[:3, 3] = translation
+    return pose
+
+
+def exp(twist) -> np.ndarray:
+    """The pose reached by moving at the constant twist [v, w] for one unit of time."""
+    twist = np.asarray(twist, dtype=float)
+    v, w = twist[:3], twist[3:]
+    return make_pose(Rotation.from_rotvec(w).as_matrix(), _left_jacobian(w) @ v)
+
+
+def log(pose: np.ndarray) -> np.ndarray:
+    """The twist [v, w] whose exponential is ``pose`` (inverse of :func:`exp`)."""
+    w = Rotation.from_matrix(pose[:3, :3]).as_rotvec()
+    v = np.linalg.solve(_left_jacobian(w), pose[:3, 3])
+    return np.concatenate([v, w])
+
+
+def inverse(pose: np.ndarray) -> np.ndarray:
+    rotation_t = pose[:3, :3].T
+    return make_pose(rotation_t, -rotation_t @ pose[:3, 3])
+
+
+def integrate(world_T_camera: np.ndarray, velocity, dt: float) -> np.ndarray:
+    """Move a camera at the camera-frame twist ``velocity`` for ``dt`` seconds."""
+    return world_T_camera @ exp(np.asarray(velocity, dtype=float) * dt)
+
+
+def pose_error(pose_a: np.ndarray, pose_b: np.ndarray) -> tuple[float, float]:
+    """Distance between two poses: (translation in metres, rotation angle in degrees)."""
+    relative = inverse(pose_a) @ pose_b
+    translation = float(np.linalg.norm(pose_a[:3, 3] - pose_b[:3, 3]))
+    angle = float(np.degrees(Rotation.from_matrix(relative[:3, :3]).magnitude()))
+    return translation, angle
+
+
+def look_at(eye, target, roll: float = 0.0) -> np.ndarray:
+    """Camera at ``eye`` whose optical axis (z) points at ``target``, rolled by ``roll`` rad.
+
+    With zero roll the camera's x axis is horizontal and points along world +X when the camera
+    looks straight down, so a camera above the scene sees the scene image upright.
+    """
+    eye, target = np.asarray(eye, dtype=float), np.asarray(target, dtype=float)
+    z = target - eye
+    norm = np.linalg.norm(z)
+    if norm < 1e-12:
+        raise ValueError("look_at: eye and target coincide")
+    z /= norm
+    reference = np.array([1.0, 0.0, 0.0]) if abs(z[0]) < 0.9 else np.array([0.0, -1.0, 0.0])
+    y = np.cross(z, reference)
+    y /= np.linalg.norm(y)
+    x = np.cross(y, z)
+    rotation = np.column_stack([x, y, z]) @ Rotation.from_rotvec([0.0, 0.0, roll]).as_matrix()
+    return make_pose(rotation, eye)
+
+
+def displaced(pose: np.ndarray, offset) -> np.ndarray:
+    """``pose`` moved by ``offset`` = (dx, dy, dz [m], rx, ry, rz [deg]) in its own frame.
+
+    The rotation part is a rotation vector in degrees, applied about the camera centre.
+    """
+    offset = np.asarray(offset, dtype=float)
+    motion = make_pose(Rotation.from_rotvec(np.radians(offset[3:])).as_matrix(), offset[:3])
+    return pose @ motion

@@ -1,0 +1,147 @@
+"""The servo: goal, one step per image, and the state machine the ROS node reports.
+
+Kept free of ROS (the moveit_servo split): the node feeds images and publishes what ``step``
+returns. Any fault yields a zero twist and a reason, never an exception into the loop.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum
+
+import numpy as np
+
+from .control import InteractionChoice, clamp_twist, levenberg_marquardt
+from .errors import AevsError, ConfigurationError
+from .features.base import Feature, FeatureSample
+
+ZERO_TWIST = np.zeros(6)
+
+
+class ServoState(IntEnum):
+    """Values match the STATE_* constants of aevs_msgs/ServoStatus."""
+
+    IDLE = 0  #: no goal yet
+    SERVOING = 1
+    CONVERGED = 2  #: at the goal: zero twist until a new goal or a disturbance
+    PAUSED = 3
+    FAULT = 4  #: zero twist; ``reason`` says why
+
+
+@dataclass(frozen=True)
+class ServoConfig:
+    gain: float = 10.0  #: lambda [1/s]
+    mu: float = 0.01  #: Levenberg-Marquardt damping
+    interaction: InteractionChoice = InteractionChoice.CURRENT
+    max_linear_velocity: float = 0.5  #: [m/s]; larger twists are scaled down as a whole
+    max_angular_velocity: float = 1.0  #: [rad/s]
+    #: converged when the step the law asks for, |v| / gain, is below these
+    convergence_translation: float = 1e-6  #: [m]
+    convergence_rotation: float = 1e-6  #: [rad]
+    #: leave CONVERGED when the asked-for step grows past this many times the thresholds
+    disturbance_factor: float = 20.0
+    #: fault when the feature error grew this many steps in a row (0 disables)
+    divergence_steps: int = 60
+
+    def __post_init__(self):
+        if not self.gain > 0:
+            raise ConfigurationError(f"gain must be positive, got {self.gain}")
+        if not self.mu >= 0:
+            raise ConfigurationError(f"mu must be non-negative, got {self.mu}")
+        if not (self.max_linear_velocity > 0 and self.max_angular_velocity > 0):
+            raise ConfigurationError("velocity limits must be positive")
+        if not (self.convergence_translation > 0 and self.convergence_rotation > 0):
+            raise ConfigurationError("convergence thresholds must be positive")
+        if self.divergence_steps < 0:
+            raise ConfigurationError("divergence_steps must be >= 0")
+        object.__setattr__(self, "interaction", InteractionChoice(self.interaction))
+
+
+@dataclass
+class ServoCommand:
+    velocity: np.ndarray  #: (6,) camera twist [m/s, rad/s], camera frame
+    state: ServoState
+    iteration: int
+    error_norm: float = float("nan")  #: |s - s*|
+    reason: str = ""
+
+
+@dataclass
+class Servo:
+    feature: Feature
+    config: ServoConfig = field(default_factory=ServoConfig)
+
+    def __post_init__(self):
+        self.goal: FeatureSample | None = None
+        self.goal_image: np.ndarray | None = None
+        self.state = ServoState.IDLE
+        self.iteration = 0
+        self._last_error = np.inf
+        self._growing_steps = 0
+
+    @property
+    def has_goal(self) -> bool:
+        return self.goal is not None
+
+    def set_goal(self, image: np.ndarray) -> None:
+        """Make ``image`` the goal view (raises AevsError if it is unusable; the old goal stays)."""
+        needs_interaction = self.config.interaction is not InteractionChoice.CURRENT
+        goal = self.feature.compute(image, with_interaction=needs_interaction)
+        _check_finite(goal, "goal image")
+        self.goal, self.goal_image = goal, image
+        self.state, self.iteration = ServoState.SERVOING, 0
+        self._last_error, self._growing_steps = np.inf, 0
+
+    def pause(self, paused: bool = True) -> None:
+        if paused:
+            self.state = ServoState.PAUSED
+        elif self.state is ServoState.PAUSED:
+            self.state = ServoState.SERVOING if self.has_goal else ServoState.IDLE
+
+    def fault(self, reason: str) -> ServoCommand:
+        """Enter FAULT (zero twist); the next good step leaves it."""
+        self.state = ServoState.FAULT
+        return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason=reason)
+
+    def step(self, image: np.ndarray) -> ServoCommand:
+        """One control step for the newest image."""
+        if self.state is ServoState.PAUSED:
+            return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="paused")
+        if not self.has_goal:
+            self.state = ServoState.IDLE
+            return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="no goal image set")
+        needs_current = self.config.interaction is not InteractionChoice.DESIRED
+        try:
+            current = self.feature.compute(image, with_interaction=needs_current)
+            _check_finite(current, "features")
+            error = current.s - self.goal.s
+            interaction = self.config.interaction.select(current.L, self.goal.L)
+            raw = levenberg_marquardt(interaction, error, self.config.gain, self.config.mu)
+        except (AevsError, np.linalg.LinAlgError) as exc:
+            return self.fault(str(exc))
+        if not np.isfinite(raw).all():
+            return self.fault("control law produced a non-finite twist (singular interaction matrix?)")
+        self.iteration += 1
+        error_norm = float(np.linalg.norm(error))
+        if self.config.divergence_steps:
+            self._growing_steps = self._growing_steps + 1 if error_norm > self._last_error else 0
+            self._last_error = error_norm
+            if self._growing_steps >= self.config.divergence_steps:
+                command = self.fault(f"diverging: feature error grew for {self._growing_steps} steps")
+                command.error_norm = error_norm
+                return command
+        step_t = np.linalg.norm(raw[:3]) / self.config.gain
+        step_r = np.linalg.norm(raw[3:]) / self.config.gain
+        at_goal = step_t < self.config.convergence_translation and step_r < self.config.convergence_rotation
+        disturbed = (step_t > self.config.disturbance_factor * self.config.convergence_translation
+                     or step_r > self.config.disturbance_factor * self.config.convergence_rotation)
+        if at_goal or (self.state is ServoState.CONVERGED and not disturbed):
+            self.state = ServoState.CONVERGED
+            return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, error_norm, "at the goal")
+        self.state = ServoState.SERVOING
+        velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
+        return ServoCommand(velocity, self.state, self.iteration, error_norm)
+
+
+def _check_finite(sample: FeatureSample, what: str) -> None:
+    if not np.isfinite(sample.s).all() or (sample.L is not None and not np.isfinite(sample.L).all()):
+        raise AevsError(f"{what} hold NaN or infinite values")

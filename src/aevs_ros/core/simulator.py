@@ -1,0 +1,98 @@
+"""Closed-loop servoing against the planar scene: render, features, control, integrate."""
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import se3
+from .camera import PinholeCamera
+from .errors import SceneError
+from .features.base import Feature
+from .scene import PlanarScene
+from .servo import Servo, ServoConfig, ServoState
+
+
+@dataclass(frozen=True)
+class SimConfig:
+    dt: float = 1 / 30  #: control period [s] (a 30 Hz camera)
+    max_iterations: int = 1500
+    #: stop (failed) when fewer of the view's pixels than this see the scene
+    min_visible_fraction: float = 0.5
+    #: stop (failed) when the camera is farther than this from the goal [m]
+    max_translation_error: float = 2.0
+
+
+@dataclass
+class SimResult:
+    method: str
+    goal_pose: np.ndarray
+    poses: list = field(default_factory=list)  #: world_T_camera at every iteration, start first
+    velocities: list = field(default_factory=list)
+    feature_errors: list = field(default_factory=list)
+    servo_converged: bool = False  #: the servo declared convergence (no ground truth used)
+    stop_reason: str = ""
+    wall_time_s: float = 0.0
+    goal_image: np.ndarray | None = None
+    start_image: np.ndarray | None = None
+    final_image: np.ndarray | None = None
+
+    @property
+    def iterations(self) -> int:
+        return len(self.velocities)
+
+    def pose_errors(self) -> np.ndarray:
+        """(n, 2): translation [m] and rotation [deg] error at every pose."""
+        return np.array([se3.pose_error(pose, self.goal_pose) for pose in self.poses])
+
+    @property
+    def start_error(self) -> tuple[float, float]:
+        return se3.pose_error(self.poses[0], self.goal_pose)
+
+    @property
+    def final_error(self) -> tuple[float, float]:
+        return se3.pose_error(self.poses[-1], self.goal_pose)
+
+
+def simulate(scene: PlanarScene, camera: PinholeCamera, feature: Feature, goal_pose: np.ndarray,
+             start_pose: np.ndarray, servo_config: ServoConfig = ServoConfig(),
+             sim_config: SimConfig = SimConfig(), record_images: bool = True) -> SimResult:
+    """Servo from ``start_pose`` to the view rendered at ``goal_pose``; returns the trajectory."""
+    goal_view = scene.render(camera, goal_pose)
+    if goal_view.visible_fraction < sim_config.min_visible_fraction:
+        raise SceneError(f"the goal view sees only {goal_view.visible_fraction:.0%} of the scene")
+    servo = Servo(feature, servo_config)
+    servo.set_goal(goal_view.image)
+    result = SimResult(feature.name, goal_pose, poses=[start_pose])
+    if record_images:
+        result.goal_image = goal_view.image
+    pose = start_pose
+    started = time.perf_counter()
+    for _ in range(sim_config.max_iterations):
+        view = scene.render(camera, pose)
+        if record_images and result.start_image is None:
+            result.start_image = view.image
+        if view.visible_fraction < sim_config.min_visible_fraction:
+            result.stop_reason = f"scene out of view ({view.visible_fraction:.0%} visible)"
+            break
+        command = servo.step(view.image)
+        if command.state is ServoState.FAULT:
+            result.stop_reason = f"fault: {command.reason}"
+            break
+        result.feature_errors.append(command.error_norm)
+        result.velocities.append(command.velocity)
+        if command.state is ServoState.CONVERGED:
+            result.servo_converged, result.stop_reason = True, "converged"
+            break
+        pose = se3.integrate(pose, command.velocity, sim_config.dt)
+        result.poses.append(pose)
+        if np.linalg.norm(pose[:3, 3] - goal_pose[:3, 3]) > sim_config.max_translation_error:
+            result.stop_reason = "diverged: camera too far from the goal"
+            break
+    else:
+        result.stop_reason = f"iteration budget of {sim_config.max_iterations} exhausted"
+    result.wall_time_s = time.perf_counter() - started
+    if record_images:
+        result.final_image = scene.render(camera, pose).image
+    return result
