@@ -139,9 +139,8 @@ class PlanarScene:
         return float(max(np.log2(max(scale, 1e-9)) + LEVEL_OF_DETAIL_BIAS, 0.0))
 
     def _warp_level(self, level: int, pixel_from_scene: np.ndarray, size) -> np.ndarray:
-        factor = 2.0 ** level
-        offset = (factor - 1) / 2
-        level_to_base = np.array([[factor, 0, offset], [0, factor, offset], [0, 0, 1.0]])
+        factor = 2.0 ** level  # cv2.pyrDown centres pixel i of a level on pixel 2i of the one below
+        level_to_base = np.diag([factor, factor, 1.0])
         return self._warp(self.pyramid[level], pixel_from_scene @ level_to_base, size,
                           cv2.INTER_LINEAR, self.background)
 

@@ -1,0 +1,51 @@
+"""Closed-loop DVS in the core simulation: exact convergence from a small displacement."""
+import json
+
+import numpy as np
+import pytest
+
+from aevs_ros.core import se3
+from aevs_ros.core.camera import default_camera
+from aevs_ros.core.errors import SceneError
+from aevs_ros.core.features.base import make_feature
+from aevs_ros.core.outcome import outcome_from_simulation
+from aevs_ros.core.scene import PlanarScene
+from aevs_ros.core.simulator import SimConfig, simulate
+
+GOAL = se3.look_at((0, 0, 0.6), (0, 0, 0))
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return PlanarScene.load()
+
+
+def test_dvs_converges_from_2cm_2deg(scene):
+    camera = default_camera(128)
+    start = se3.displaced(GOAL, (0.015, -0.012, 0.008, 1.5, -1.2, 0.8))
+    t0, r0 = se3.pose_error(start, GOAL)
+    assert 0.015 < t0 < 0.025 and 1.5 < r0 < 2.5
+    result = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start)
+    final_t, final_r = result.final_error
+    assert result.servo_converged, result.stop_reason
+    assert final_t < 1e-4 and final_r < 0.01, (final_t, final_r)
+    outcome = outcome_from_simulation(result)
+    assert outcome["converged"] and outcome["iterations"] == result.iterations
+    json.dumps(outcome)  # serialisable as it is
+    errors = result.pose_errors()
+    assert errors[-1, 0] < 0.01 * errors[0, 0]
+
+
+def test_simulation_stops_when_the_scene_leaves_the_view(scene):
+    camera = default_camera(64)
+    start = se3.look_at((0.7, 0.0, 0.6), (0.7, 0.0, 0.0))  # mostly past the scene's right edge
+    result = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start,
+                      sim_config=SimConfig(max_iterations=50))
+    assert not result.servo_converged
+    assert "out of view" in result.stop_reason
+
+
+def test_goal_that_sees_no_scene_is_an_error(scene):
+    camera = default_camera(64)
+    with pytest.raises(SceneError, match="goal view"):
+        simulate(scene, camera, make_feature("dvs", camera, 0.6), se3.look_at((0, 0, 0.6), (0, 0, 2)), GOAL)
