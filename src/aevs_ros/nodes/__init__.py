@@ -1,0 +1,104 @@
+"""ROS 2 nodes: thin adapters from messages to the ROS-free core (aevs_ros.core).
+
+Each node module declares its parameters in one table of :class:`Param` (descriptions with
+units, ranges, read-only structural settings), freezes them into a core dataclass, and its
+callbacks do message -> NumPy -> one core call -> message. :func:`run` is the common
+``main``: ``rclpy.init``, a multi-threaded executor, clean teardown, an exit code.
+"""
+from __future__ import annotations
+
+import signal
+import sys
+from dataclasses import dataclass
+
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+
+JOIN_TIMEOUT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Param:
+    """One parameter: name, default (its type is the parameter's type) and documentation."""
+
+    name: str
+    default: object
+    description: str
+    read_only: bool = False
+    low: float | None = None  #: inclusive bounds, for int and float parameters
+    high: float | None = None
+    choices: tuple[str, ...] = ()  #: allowed values of a string parameter
+
+    def descriptor(self) -> ParameterDescriptor:
+        descriptor = ParameterDescriptor(description=self.description, read_only=self.read_only)
+        if self.choices:
+            descriptor.additional_constraints = 'one of: ' + ', '.join(self.choices)
+        if self.low is not None and isinstance(self.default, bool):
+            raise TypeError(f'{self.name}: a bool parameter has no range')
+        if self.low is not None and isinstance(self.default, int):
+            descriptor.integer_range = [IntegerRange(from_value=int(self.low), to_value=int(self.high), step=0)]
+        elif self.low is not None:
+            descriptor.floating_point_range = [
+                FloatingPointRange(from_value=float(self.low), to_value=float(self.high), step=0.0)]
+        return descriptor
+
+
+def declare(node, params) -> dict:
+    """Declare every :class:`Param` on ``node``; returns name -> value (overrides applied).
+
+    Raises ValueError naming the parameter when a value is not one of its ``choices``.
+    """
+    node.declare_parameters('', [(param.name, param.default, param.descriptor()) for param in params])
+    values = {param.name: node.get_parameter(param.name).value for param in params}
+    for param in params:
+        check_choice(param, values[param.name])
+    return values
+
+
+def check_choice(param: Param, value) -> None:
+    if param.choices and value not in param.choices:
+        raise ValueError(f'parameter {param.name} = {value!r}: choose one of {", ".join(param.choices)}')
+
+
+def run(make_node, args=None, num_threads: int = 4) -> int:
+    """``main`` of a node: build it, spin it until Ctrl-C / SIGTERM or until ``node.done``
+    (an rclpy Future, if the node has one) completes; returns ``node.exit_code`` (default 0).
+
+    Before the executor is shut down, ``node.stop()`` (if defined) ends long-running callbacks
+    such as action executions, so that joining the executor's threads cannot hang.
+
+    A node that cannot start (bad parameters, missing model) logs why and returns 2.
+    """
+    import rclpy
+    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+
+    from ..core.errors import AevsError
+
+    # Our own SIGINT/SIGTERM handling (KeyboardInterrupt): rclpy's would invalidate the context
+    # while callbacks still publish, before the executor has stopped them.
+    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    node = None
+    executor = MultiThreadedExecutor(num_threads=num_threads) if num_threads > 1 else SingleThreadedExecutor()
+    try:
+        try:
+            node = make_node()
+        except (AevsError, ValueError) as exc:
+            print(f'[FATAL] cannot start the node: {exc}', file=sys.stderr)
+            return 2
+        executor.add_node(node)
+        done = getattr(node, 'done', None)
+        if done is not None:
+            executor.spin_until_future_complete(done)
+        else:
+            executor.spin()
+        return int(getattr(node, 'exit_code', 0))
+    except (KeyboardInterrupt, ExternalShutdownException):
+        return int(getattr(node, 'exit_code', 0))
+    finally:
+        if node is not None and hasattr(node, 'stop'):
+            node.stop()
+        executor.shutdown(timeout_sec=JOIN_TIMEOUT_S)
+        if node is not None:
+            node.destroy_node()
+        rclpy.try_shutdown()
