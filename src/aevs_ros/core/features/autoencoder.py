@@ -1,0 +1,86 @@
+"""AEVS features: the latent vector z of a trained autoencoder and its interaction matrix.
+
+s = z = h(I) and L_s = L_z = (dh/dI) L_I (paper Eq. 11), computed together in one
+forward-mode pass of the encoder (aevs_ros.learning.linearize). The model file is the
+self-describing one `aevs train` writes; its input size must be the camera's.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ...learning.linearize import EncoderLinearization
+from ...learning.model import load_model
+from ..camera import PinholeCamera
+from ..errors import InvalidImageError, ModelError
+from ..photometric import DEFAULT_BORDER, check_image, photometric_interaction
+from .base import FeatureSample, ImageMapping
+
+
+def model_input_size(model_path: str | Path | None) -> int | None:
+    """Side of the square images the model at model_path takes, or None if it is unusable."""
+    try:
+        return load_model(model_path).config.input_size
+    except ModelError:
+        return None
+
+
+class AutoencoderFeature(ImageMapping):
+    """Servo on the autoencoder's latent space (AEVS)."""
+
+    name = "aevs"
+
+    def __init__(self, model_path: str | Path | None, camera: PinholeCamera, depth: float = 0.6,
+                 border: int = DEFAULT_BORDER):
+        super().__init__(camera, depth, border)
+        loaded = load_model(model_path)
+        size = loaded.config.input_size
+        if camera.shape != (size, size):
+            raise ModelError(f"the AEVS model {model_path} takes {size}x{size} images but the camera "
+                             f"gives {camera.width}x{camera.height}: resize the camera or retrain "
+                             f"with --input-size")
+        self.model_path = Path(model_path)
+        self.metadata = loaded.metadata
+        self._latent_dim = loaded.config.latent_dim
+        self._linearization = EncoderLinearization(loaded.model.encoder)
+        self._decoder = loaded.model.decoder
+
+    @property
+    def dim(self) -> int:
+        return self._latent_dim
+
+    def _checked(self, image: np.ndarray) -> np.ndarray:
+        if getattr(image, "shape", None) != self.camera.shape:
+            height, width = self.camera.shape
+            raise InvalidImageError(
+                f"the AEVS model {self.model_path.name} takes {width}x{height} images, got "
+                f"{'x'.join(str(n) for n in reversed(np.shape(image)))}")
+        return check_image(image, self.camera.shape)
+
+    def map(self, image: np.ndarray) -> np.ndarray:
+        latent = self._linearization.latent(torch.from_numpy(self._checked(image)))
+        return latent.numpy()
+
+    def interaction(self, image: np.ndarray, photometric: np.ndarray, s: np.ndarray) -> np.ndarray:
+        return self._latent_and_interaction(self._checked(image), photometric)[1]
+
+    def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
+        """z and L_z from one pass (the base class would run the encoder twice)."""
+        image = self._checked(image)
+        if not with_interaction:
+            return FeatureSample(self.map(image), None)
+        photometric = photometric_interaction(image, self.camera, self.depth, self.border)
+        return FeatureSample(*self._latent_and_interaction(image, photometric))
+
+    def _latent_and_interaction(self, image: np.ndarray, photometric: np.ndarray):
+        latent, interaction = self._linearization.latent_and_interaction(
+            torch.from_numpy(image), torch.from_numpy(photometric.astype(np.float32)))
+        return latent.numpy(), interaction.numpy()
+
+    def reconstruct(self, s: np.ndarray) -> np.ndarray:
+        """The decoder's image of z, float32 (h, w) in [0, 1] (for debug displays)."""
+        with torch.inference_mode():
+            latent = torch.as_tensor(np.asarray(s, np.float32))[None]
+            return self._decoder(latent)[0, 0].numpy()

@@ -1,0 +1,202 @@
+"""Convolutional autoencoder of AEVS (Felton et al., RA-L 2022, Sec. IV-A).
+
+Encoder h: a ResNet-18-style network (a stem and stages of residual BasicBlocks)
+with weight normalisation instead of batch normalisation (BN hurts the precision
+of L_z), a strided convolution instead of the stem's max-pooling (max-pool ties
+make L_z non-unique), and a grouped convolution covering the whole last feature
+map instead of global average pooling (pooling's invariance hurts control),
+followed by a linear projection to the latent z. Decoder d: the mirror image,
+with upsampling in place of downsampling, its own weights and a sigmoid output.
+
+Input normalisation: the model takes grayscale images in [0, 1] and maps them to
+(image - input_mean) / input_std inside the encoder, so callers (and L_I) stay in
+the architecture's image convention; the decoder outputs images in [0, 1].
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.nn.utils.parametrizations import weight_norm
+
+from aevs_ros.core.errors import ModelError
+from aevs_ros.learning.config import AutoencoderConfig
+
+
+def conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,
+         groups: int = 1, padding: int | None = None) -> nn.Module:
+    """A weight-normalised convolution with bias ("same" padding unless told)."""
+    if padding is None:
+        padding = kernel_size // 2
+    return weight_norm(nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride,
+                                 padding=padding, groups=groups))
+
+
+class InputNormalization(nn.Module):
+    """Affine map from [0, 1] images to the network's input range (a fixed, documented map)."""
+
+    def __init__(self, mean: float, std: float):
+        super().__init__()
+        self.mean = mean
+        self.std = std
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return (images - self.mean) / self.std
+
+
+class BasicBlock(nn.Module):
+    """ResNet BasicBlock without BN: relu(conv(relu(conv(x))) + shortcut(x)).
+
+    `resample` is "down" (stride-2 first convolution), "up" (nearest upsampling
+    before it) or None; the shortcut is a 1x1 convolution whenever shape changes.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, resample: str | None = None):
+        super().__init__()
+        stride = 2 if resample == "down" else 1
+        self.upsample = nn.Upsample(scale_factor=2, mode="nearest") if resample == "up" else None
+        self.conv1 = conv(in_channels, out_channels, 3, stride=stride)
+        self.relu = nn.ReLU()
+        self.conv2 = conv(out_channels, out_channels, 3)
+        if resample is not None or in_channels != out_channels:
+            self.shortcut = conv(in_channels, out_channels, 1, stride=stride)
+        else:
+            self.shortcut = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.upsample is not None:
+            x = self.upsample(x)
+        branch = self.conv2(self.relu(self.conv1(x)))
+        identity = x if self.shortcut is None else self.shortcut(x)
+        return self.relu(branch + identity)
+
+
+class Encoder(nn.Sequential):
+    """Image (B, 1, H, W) in [0, 1] -> latent z (B, latent_dim).
+
+    A Sequential so that linearize.py can walk the same layers in the same order.
+    """
+
+    def __init__(self, config: AutoencoderConfig):
+        channels = config.stage_channels
+        first, last = channels[0], channels[-1]
+        blocks = []
+        in_channels = first
+        for stage, out_channels in enumerate(channels):
+            for index in range(config.blocks_per_stage):
+                downsample = stage > 0 and index == 0
+                blocks.append(BasicBlock(in_channels, out_channels, "down" if downsample else None))
+                in_channels = out_channels
+        super().__init__(OrderedDict(
+            normalize=InputNormalization(config.input_mean, config.input_std),
+            stem=nn.Sequential(conv(1, first, 7, stride=2), nn.ReLU(),
+                               conv(first, first, 3, stride=2), nn.ReLU()),
+            stages=nn.Sequential(*blocks),
+            spatial_reduction=conv(last, last, config.final_map_size, groups=last, padding=0),
+            flatten=nn.Flatten(),
+            to_latent=weight_norm(nn.Linear(last, config.latent_dim)),
+        ))
+
+
+class Decoder(nn.Module):
+    """Latent z (B, latent_dim) -> image (B, 1, H, W) in [0, 1]: the encoder mirrored."""
+
+    def __init__(self, config: AutoencoderConfig):
+        super().__init__()
+        channels = config.stage_channels
+        last = channels[-1]
+        self.from_latent = weight_norm(nn.Linear(config.latent_dim, last))
+        self.spatial_expansion = weight_norm(nn.ConvTranspose2d(
+            last, last, config.final_map_size, groups=last))
+        self.relu = nn.ReLU()
+        blocks = []
+        reversed_channels = channels[::-1]
+        for stage, in_channels in enumerate(reversed_channels):
+            is_last_stage = stage == len(channels) - 1
+            for index in range(config.blocks_per_stage):
+                upsample = not is_last_stage and index == config.blocks_per_stage - 1
+                out_channels = reversed_channels[stage + 1] if upsample else in_channels
+                blocks.append(BasicBlock(in_channels, out_channels, "up" if upsample else None))
+                in_channels = out_channels
+        self.stages = nn.Sequential(*blocks)
+        first = channels[0]
+        # Mirror of the stem by sub-pixel convolutions: a convolution at full resolution
+        # with one output channel costs several times more on CPU for the same work.
+        self.head = nn.Sequential(
+            conv(first, 4 * first, 3), nn.PixelShuffle(2), nn.ReLU(),
+            conv(first, 4, 3), nn.PixelShuffle(2), nn.Sigmoid())
+
+    def forward(self, latent: torch.Tensor) -> torch.Tensor:
+        x = self.from_latent(latent)[:, :, None, None]
+        x = self.relu(self.spatial_expansion(x))
+        return self.head(self.stages(x))
+
+
+class Autoencoder(nn.Module):
+    def __init__(self, config: AutoencoderConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Reconstruction d(h(images)), same shape as images."""
+        return self.decoder(self.encoder(images))
+
+
+MODEL_FORMAT = "aevs-autoencoder"
+MODEL_FORMAT_VERSION = 1
+NORMALIZATION_FORMULA = "network input = (image - input_mean) / input_std, image in [0, 1]"
+
+
+@dataclass
+class LoadedModel:
+    model: Autoencoder
+    metadata: dict  #: how the model was trained: loss, scene, camera, losses, command line...
+
+    @property
+    def config(self) -> AutoencoderConfig:
+        return self.model.config
+
+
+def save_model(path: str | Path, model: Autoencoder, metadata: dict):
+    """Write a self-describing model file: the network is rebuilt from model_args alone."""
+    config = model.config
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({
+        "format": MODEL_FORMAT,
+        "format_version": MODEL_FORMAT_VERSION,
+        "model_args": asdict(config),
+        "normalization": {"input_mean": config.input_mean, "input_std": config.input_std,
+                          "formula": NORMALIZATION_FORMULA},
+        "metadata": metadata,
+        "state_dict": {name: value.detach().cpu() for name, value in model.state_dict().items()},
+    }, path)
+
+
+def load_model(path: str | Path | None) -> LoadedModel:
+    """Rebuild the autoencoder saved at path (on CPU, in eval mode); ModelError if impossible."""
+    if path is None or not Path(path).is_file():
+        raise ModelError(f"model file not found: {path} (train one with `aevs train`)")
+    try:
+        saved = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises many types for a corrupt or foreign file
+        raise ModelError(f"cannot read model file {path}: {error}") from None
+    if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
+        raise ModelError(f"{path} is not an AEVS autoencoder file (written by `aevs train`)")
+    if saved.get("format_version") != MODEL_FORMAT_VERSION:
+        raise ModelError(f"{path} has model format version {saved.get('format_version')}, "
+                         f"this aevs_ros reads version {MODEL_FORMAT_VERSION}: retrain it")
+    try:
+        model = Autoencoder(AutoencoderConfig(**saved["model_args"]))
+        model.load_state_dict(saved["state_dict"])
+    except (TypeError, ValueError, RuntimeError, KeyError) as error:
+        raise ModelError(f"{path} does not match the autoencoder architecture: {error}") from None
+    model.eval()
+    model.requires_grad_(False)
+    return LoadedModel(model, saved.get("metadata", {}))

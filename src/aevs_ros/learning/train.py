@@ -1,0 +1,245 @@
+"""Training loop of the AEVS autoencoder (nanoGPT-style: one config dataclass, one loop).
+
+Views of a planar scene are rendered once, deterministically from the seed, and kept
+in memory as uint8. Every epoch is validated, logged to CSV and checkpointed (model,
+optimizer, scheduler, epoch and RNG state) so that `resume=True` continues exactly
+where a run stopped. Under torchrun (WORLD_SIZE set) each process trains on its share
+of every epoch inside DistributedDataParallel and rank 0 writes the files.
+
+The model file written at the end is self-describing (see model.save_model): the
+network is rebuilt from it alone and it records how it was trained.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import os
+import shutil
+import time
+from contextlib import nullcontext
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from aevs_ros.core.camera import default_camera
+from aevs_ros.core.errors import ConfigurationError, ModelError
+from aevs_ros.core.scene import PlanarScene
+from aevs_ros.learning.config import TrainConfig
+from aevs_ros.learning.dataset import render_views
+from aevs_ros.learning.losses import make_loss
+from aevs_ros.learning.model import Autoencoder, save_model
+
+CHECKPOINT_NAME = "checkpoint.pt"
+LOG_NAME = "train_log.csv"
+LOG_COLUMNS = ("epoch", "train_loss", "val_loss", "learning_rate", "epoch_seconds",
+               "images_per_second")
+#: Settings that may change when resuming: they do not alter what is being trained.
+RESUMABLE_CHANGES = {"epochs", "device", "threads", "progress", "out"}
+
+
+@dataclass
+class TrainResult:
+    model_path: Path
+    train_loss: float
+    val_loss: float
+    epochs: int
+    training_seconds: float
+
+
+@dataclass
+class _Process:
+    """Where this process runs and which share of the data it trains on."""
+
+    rank: int = 0
+    world_size: int = 1
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def _start_process(requested_device: str) -> _Process:
+    use_cuda = requested_device == "cuda" or (requested_device == "auto" and torch.cuda.is_available())
+    if use_cuda and not torch.cuda.is_available():
+        raise ConfigurationError("device cuda requested but torch sees no CUDA device")
+    if "WORLD_SIZE" not in os.environ:
+        return _Process(device=torch.device("cuda" if use_cuda else "cpu"))
+    dist.init_process_group("nccl" if use_cuda else "gloo")
+    local_rank = int(os.environ.get("LOCAL_RANK", 0))
+    device = torch.device(f"cuda:{local_rank}") if use_cuda else torch.device("cpu")
+    if use_cuda:
+        torch.cuda.set_device(device)
+    return _Process(dist.get_rank(), dist.get_world_size(), device)
+
+
+def _all_reduce_sum(values: list[float], process: _Process) -> list[float]:
+    if process.world_size == 1:
+        return values
+    tensor = torch.tensor(values, dtype=torch.float64, device=process.device)
+    dist.all_reduce(tensor)
+    return tensor.tolist()
+
+
+def to_unit_float(views: torch.Tensor) -> torch.Tensor:
+    """uint8 views (N, h, w) -> float32 network input (N, 1, h, w) in [0, 1]."""
+    return views.unsqueeze(1).float().div_(255.0)
+
+
+def _run_epoch(model, loss_function, images: torch.Tensor, order: torch.Tensor,
+               config: TrainConfig, process: _Process, optimizer=None, description=""):
+    """Mean loss over this process's share of `images` (a training pass if optimizer is given)."""
+    usable = len(order) // process.world_size * process.world_size
+    share = order[process.rank:usable:process.world_size]
+    batches = share.split(config.batch_size)
+    training = optimizer is not None
+    model.train(training)
+    autocast = torch.autocast(process.device.type, dtype=torch.bfloat16, enabled=config.bf16)
+    total, count = 0.0, 0
+    bar = tqdm(batches, desc=description, unit="batch", leave=False,
+               disable=not (config.progress and process.is_main))
+    with nullcontext() if training else torch.no_grad():
+        for batch_indices in bar:
+            batch = to_unit_float(images[batch_indices]).to(process.device, non_blocking=True)
+            with autocast:
+                reconstruction = model(batch)
+            loss = loss_function(reconstruction, batch)  # in float32, outside autocast
+            if training:
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+            total += loss.item() * len(batch_indices)
+            count += len(batch_indices)
+            bar.set_postfix(loss=f"{loss.item():.5f}")
+    total, count = _all_reduce_sum([total, float(count)], process)
+    return total / count
+
+
+def _scene_record(scene: PlanarScene, path: str | None) -> dict:
+    return {"path": path, "name": scene.name, "fingerprint": scene.fingerprint,
+            "width_m": scene.width_m, "height_m": scene.height_m}
+
+
+def _check_resumable(saved: dict, config: TrainConfig, checkpoint: Path):
+    current = asdict(config)
+    changed = sorted(name for name in current if name not in RESUMABLE_CHANGES
+                     and current[name] != saved.get(name))
+    if changed:
+        details = ", ".join(f"{name}: {saved.get(name)!r} -> {current[name]!r}" for name in changed)
+        raise ConfigurationError(f"cannot resume from {checkpoint}: settings differ ({details}); "
+                                 f"only {', '.join(sorted(RESUMABLE_CHANGES))} may change")
+
+
+def _append_log(path: Path, row: dict):
+    new_file = not path.exists()
+    with path.open("a", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=LOG_COLUMNS)
+        if new_file:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def train(config: TrainConfig, resume: bool = False, command_line: str = "") -> TrainResult:
+    """Train the autoencoder described by config; returns where the model file went."""
+    process = _start_process(config.device)
+    try:
+        return _train(config, resume, command_line, process)
+    finally:
+        if process.world_size > 1:
+            dist.destroy_process_group()
+
+
+def _train(config: TrainConfig, resume: bool, command_line: str, process: _Process) -> TrainResult:
+    if config.threads > 0:
+        torch.set_num_threads(config.threads)
+    work_dir = Path(config.work_dir)
+    checkpoint_path = work_dir / CHECKPOINT_NAME
+    partial_checkpoint = checkpoint_path.with_suffix(".partial")
+    log_path = work_dir / LOG_NAME
+    saved = None
+    if resume:
+        if not checkpoint_path.is_file():
+            raise ModelError(f"cannot resume: no checkpoint at {checkpoint_path}")
+        saved = torch.load(checkpoint_path, map_location=process.device, weights_only=True)
+        _check_resumable(saved["train_config"], config, checkpoint_path)
+
+    scene = PlanarScene.load(config.scene, config.scene_width_m)
+    camera = default_camera(config.input_size)
+    sampling = config.view_sampling()
+    train_seed, val_seed, init_seed, shuffle_seed = np.random.SeedSequence(config.seed).generate_state(4)
+    show = config.progress and process.is_main
+    train_views, _ = render_views(scene, camera, config.train_images, train_seed, sampling,
+                                  show, "rendering training views")
+    val_views, _ = render_views(scene, camera, config.val_images, val_seed, sampling,
+                                show, "rendering validation views")
+    train_views, val_views = torch.from_numpy(train_views), torch.from_numpy(val_views)
+
+    torch.manual_seed(int(init_seed))
+    model = Autoencoder(config.model_config()).to(process.device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
+    scheduler = None
+    if config.lr_schedule == "plateau":
+        scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
+    shuffle = torch.Generator().manual_seed(int(shuffle_seed))
+    first_epoch, training_seconds, train_loss, val_loss = 1, 0.0, math.nan, math.nan
+    if saved is not None:
+        model.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(saved["scheduler"])
+        shuffle.set_state(saved["shuffle_rng"])
+        first_epoch = saved["epoch"] + 1
+        training_seconds = saved["training_seconds"]
+        train_loss, val_loss = saved["train_loss"], saved["val_loss"]
+    trained = DistributedDataParallel(model) if process.world_size > 1 else model
+    loss_function = make_loss(config.loss, config.input_size).to(process.device)
+    if process.is_main:
+        work_dir.mkdir(parents=True, exist_ok=True)
+
+    for epoch in range(first_epoch, config.epochs + 1):
+        start = time.perf_counter()
+        order = torch.randperm(len(train_views), generator=shuffle)
+        train_loss = _run_epoch(trained, loss_function, train_views, order, config, process,
+                                optimizer, f"epoch {epoch}/{config.epochs}")
+        epoch_seconds = time.perf_counter() - start
+        val_loss = _run_epoch(trained, loss_function, val_views, torch.arange(len(val_views)),
+                              config, process, description="validation")
+        if scheduler is not None:
+            scheduler.step(val_loss)
+        training_seconds += time.perf_counter() - start
+        if not process.is_main:
+            continue
+        row = {"epoch": epoch, "train_loss": f"{train_loss:.6g}", "val_loss": f"{val_loss:.6g}",
+               "learning_rate": f"{optimizer.param_groups[0]['lr']:.3g}",
+               "epoch_seconds": f"{epoch_seconds:.1f}",
+               "images_per_second": f"{config.train_images / epoch_seconds:.1f}"}
+        _append_log(log_path, row)
+        if config.progress:
+            tqdm.write(", ".join(f"{key} {value}" for key, value in row.items()))
+        torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": None if scheduler is None else scheduler.state_dict(),
+                    "shuffle_rng": shuffle.get_state(), "epoch": epoch,
+                    "training_seconds": training_seconds, "train_loss": train_loss,
+                    "val_loss": val_loss, "train_config": asdict(config)},
+                   partial_checkpoint)
+        partial_checkpoint.replace(checkpoint_path)  # never leave a half-written checkpoint
+
+    out = Path(config.out)
+    if process.is_main:
+        metadata = {
+            "loss": config.loss, "train_loss": train_loss, "val_loss": val_loss,
+            "epochs": config.epochs, "training_seconds": training_seconds,
+            "command_line": command_line, "scene": _scene_record(scene, config.scene),
+            "camera": camera.to_camera_info(), "view_sampling": asdict(sampling),
+            "train_config": asdict(config), "torch_version": str(torch.__version__),
+        }
+        save_model(out, model, metadata)
+        if log_path.exists():
+            shutil.copyfile(log_path, out.with_name(out.stem + "_train_log.csv"))
+    return TrainResult(out, train_loss, val_loss, config.epochs, training_seconds)
