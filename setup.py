@@ -39,6 +39,7 @@ setup(
             'planar_renderer = aevs_ros.nodes.planar_renderer:main',
             'camera_node = aevs_ros.nodes.camera_node:main',
             'gantry_driver = aevs_ros.nodes.gantry_driver:main',
+            'sim_scenario = aevs_ros.nodes.sim_scenario:main',
         ],
     },
 )

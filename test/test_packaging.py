@@ -13,7 +13,7 @@ from distutils.core import run_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 MSGS = ROOT / 'src' / 'aevs_msgs'
-NODES = ('servo_node', 'planar_renderer', 'camera_node', 'gantry_driver')
+NODES = ('servo_node', 'planar_renderer', 'camera_node', 'gantry_driver', 'sim_scenario')
 
 
 @pytest.fixture(scope='module')

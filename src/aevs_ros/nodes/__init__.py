@@ -98,7 +98,21 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
     finally:
         if node is not None and hasattr(node, 'stop'):
             node.stop()
-        executor.shutdown(timeout_sec=JOIN_TIMEOUT_S)
+        stop_executor(executor)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def stop_executor(executor, timeout: float = JOIN_TIMEOUT_S) -> None:
+    """Shut down an executor that no longer spins, once its queued callbacks have run.
+
+    rclpy 9's ``MultiThreadedExecutor.shutdown`` destroys the executor's guard condition
+    before it joins its thread pool, so callbacks still queued or running then end with
+    "exception never retrieved: cannot use Destroyable". Draining the pool first avoids it;
+    long-running callbacks (action executions) must have been told to end (``node.stop()``).
+    """
+    pool = getattr(executor, '_executor', None)  # the ThreadPoolExecutor; no public handle
+    if pool is not None:
+        pool.shutdown(wait=True)
+    executor.shutdown(timeout_sec=timeout)

@@ -1,0 +1,255 @@
+"""The node graphs of aevs_ros, described once.
+
+Two readers: ``launch/servo_sim.launch.py`` / ``launch/servo_real.launch.py`` (the standard
+``launch_ros`` API, for ``ros2 launch`` on a ROS 2 install) and ``aevs launch`` (node
+processes, where ``launch`` is absent). Both get the same list of :class:`NodeSpec` from
+:func:`build_graph`, so the graphs cannot drift apart.
+
+- ``sim``: planar_renderer (synthetic camera) + gantry_driver (sim backend, started at the
+  scenario's start pose) + servo_node + sim_scenario (sets the goal, reports the outcome).
+- ``real``: camera_node + gantry_driver (hardware backend, from config) + servo_node.
+
+Every node reads its own ``config/<node>.yaml`` and then the scenario preset
+(``config/sim.yaml`` or ``config/real.yaml``, or the ``params_file`` given), whose values win;
+the options of :data:`LAUNCH_ARGUMENTS` are applied last, as parameter overrides.
+"""
+from __future__ import annotations
+
+import json as _json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+PACKAGE = 'aevs_ros'
+GRAPHS = ('sim', 'real')
+
+#: Arguments of both launch files and options of `aevs launch`: name -> (default, description).
+LAUNCH_ARGUMENTS = {
+    'params_file': ('', 'scenario preset, a ROS parameter file (default: config/sim.yaml or '
+                        'config/real.yaml)'),
+    'method': ('', 'feature family of the servo: dvs, pca, dct or aevs (default: the preset\'s)'),
+    'model': ('', 'model file of pca/aevs (default: the preset\'s, else the shipped one)'),
+    'scene': ('', 'sim: scene image file (default: the preset\'s, else the bundled poster)'),
+    'json': ('', 'sim: write the outcome JSON to this path'),
+}
+
+#: Parameter files of each executable, in config/ (the preset is read after them).
+NODE_CONFIG = {
+    'servo_node': 'servo.yaml',
+    'planar_renderer': 'renderer.yaml',
+    'gantry_driver': 'gantry.yaml',  # the sim backend
+    'camera_node': 'camera.yaml',
+    'sim_scenario': 'renderer.yaml',  # renders the goal view with the renderer's camera and scene
+}
+#: ... except on the real robot.
+REAL_NODE_CONFIG = {**NODE_CONFIG, 'gantry_driver': 'gantry_real.yaml'}
+DEFAULT_PRESET = {'sim': 'sim.yaml', 'real': 'real.yaml'}
+
+
+@dataclass(frozen=True)
+class NodeSpec:
+    """One node of a graph: what `ros2 run` / launch_ros' ``Node`` need to start it."""
+
+    executable: str
+    name: str
+    parameter_files: tuple[str, ...] = ()  #: absolute paths, later files win
+    parameters: dict = field(default_factory=dict)  #: overrides, applied after the files
+    remappings: tuple[tuple[str, str], ...] = ()
+    package: str = PACKAGE
+    #: the graph is done when this node exits; its exit code is the graph's verdict
+    ends_graph: bool = False
+
+    def ros_arguments(self) -> list[str]:
+        """The node's command-line arguments: ``--ros-args -r __node:=... --params-file ...``.
+
+        Overrides are node-specific (``-p node:name:=value``): a plain ``-p`` applies to ``/**``
+        and would lose to the parameter files' sections for this node.
+        """
+        args = ['--ros-args', '-r', f'__node:={self.name}']
+        for path in self.parameter_files:
+            args += ['--params-file', str(path)]
+        for name, value in self.parameters.items():
+            args += ['-p', f'{self.name}:{name}:={parameter_text(value)}']
+        for source, target in self.remappings:
+            args += ['-r', f'{source}:={target}']
+        return args
+
+    def overrides_file(self, directory) -> str | None:
+        """The overrides as a parameter file for this node (launch_ros writes a dict under
+        ``/**``, which would lose to the files' node sections); None when there are none."""
+        if not self.parameters:
+            return None
+        path = Path(directory) / f'{self.name}_overrides.yaml'
+        values = {name: (value.tolist() if isinstance(value, np.ndarray) else value)
+                  for name, value in self.parameters.items()}
+        path.write_text(yaml.safe_dump({self.name: {'ros__parameters': values}}))
+        return str(path)
+
+
+def parameter_text(value) -> str:
+    """A value as the YAML text of ``-p name:=value`` (types kept: 1.0 stays a double)."""
+    if isinstance(value, bool):
+        return 'true' if value else 'false'
+    if isinstance(value, (int, float, np.integer, np.floating)):
+        return repr(float(value)) if isinstance(value, (float, np.floating)) else str(int(value))
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return '[' + ','.join(parameter_text(item) for item in value) + ']'
+    return _json.dumps(str(value))  # a double-quoted YAML string, empty ones included
+
+
+def config_dir() -> Path:
+    from . import share_dir
+    return share_dir() / 'config'
+
+
+def config_file(name: str) -> Path:
+    return config_dir() / name
+
+
+def build_graph(graph: str, params_file: str = '', method: str = '', model: str = '', scene: str = '',
+                json: str = '', keep_running: bool = False, timeout: float = 0.0) -> list[NodeSpec]:
+    """The nodes of the ``sim`` or ``real`` graph; empty options keep the preset's values.
+
+    ``keep_running`` (sim) lets the other nodes run on after sim_scenario has reported;
+    ``timeout`` [s] (sim, 0 = the preset's) bounds the scenario.
+    """
+    if graph not in GRAPHS:
+        raise ValueError(f'unknown graph {graph!r}: choose one of {", ".join(GRAPHS)}')
+    preset = str(Path(params_file).expanduser().resolve()) if params_file else str(
+        config_file(DEFAULT_PRESET[graph]))
+    if not Path(preset).is_file():
+        raise FileNotFoundError(f'parameter file not found: {preset}')
+
+    def spec(executable, parameters=None, **kwargs):
+        files = (str(config_file((REAL_NODE_CONFIG if graph == 'real' else NODE_CONFIG)[executable])), preset)
+        return NodeSpec(executable, executable, files, dict(parameters or {}), **kwargs)
+
+    servo = {key: value for key, value in (('method', method), ('model_path', model)) if value}
+    if graph == 'real':
+        return [spec('camera_node'), spec('gantry_driver'), spec('servo_node', servo)]
+    scenario = preset_parameters(preset, 'sim_scenario')
+    start = start_pose(scenario)
+    scene_parameters = {'scene_path': scene} if scene else {}
+    scenario_overrides = dict(scene_parameters)
+    if json:
+        scenario_overrides['json_path'] = str(Path(json).expanduser().resolve())
+    if keep_running:
+        scenario_overrides['exit_when_done'] = False
+    if timeout:
+        scenario_overrides['timeout'] = float(timeout)
+    return [
+        spec('planar_renderer', scene_parameters),
+        spec('gantry_driver', {'backend': 'sim', 'initial_camera_pose': pose_to_list(start)}),
+        spec('servo_node', servo),
+        spec('sim_scenario', scenario_overrides, ends_graph=not keep_running),
+    ]
+
+
+def preset_parameters(path, node_name: str) -> dict:
+    """The parameters a ROS parameter file gives ``node_name`` (``/**`` first, then its own)."""
+    data = yaml.safe_load(Path(path).read_text()) or {}
+    merged = {}
+    for key in ('/**', node_name, '/' + node_name, '/**/' + node_name):
+        merged.update((data.get(key) or {}).get('ros__parameters') or {})
+    return merged
+
+
+# -- poses as parameters: [x, y, z, qx, qy, qz, qw] (geometry_msgs/Pose order) ------------------
+
+def pose_from_list(values) -> np.ndarray:
+    """world_T_camera from [x, y, z, qx, qy, qz, qw] (the quaternion need not be normalised)."""
+    from scipy.spatial.transform import Rotation
+
+    from .core import se3
+
+    values = np.asarray(values, dtype=float)
+    if values.shape != (7,) or not np.isfinite(values).all() or np.linalg.norm(values[3:]) < 1e-9:
+        raise ValueError(f'a pose needs [x, y, z, qx, qy, qz, qw] with a non-zero quaternion, got {list(values)}')
+    return se3.make_pose(Rotation.from_quat(values[3:]).as_matrix(), values[:3])
+
+
+def pose_to_list(pose: np.ndarray) -> list[float]:
+    from scipy.spatial.transform import Rotation
+
+    return [float(v) for v in (*pose[:3, 3], *Rotation.from_matrix(pose[:3, :3]).as_quat())]
+
+
+def start_pose(scenario: dict) -> np.ndarray:
+    """The scenario's start pose: its goal pose displaced by ``start_offset`` (goal camera frame)."""
+    from .core import se3
+
+    offset = scenario.get('start_offset', [0.0] * 6)
+    if len(offset) != 6:
+        raise ValueError(f'start_offset needs [dx, dy, dz (m), rx, ry, rz (deg)], got {offset}')
+    return se3.displaced(pose_from_list(scenario['goal_pose']), offset)
+
+
+# -- a picture of the graph ----------------------------------------------------------------------
+
+#: What each executable publishes and subscribes to (the table of docs/architecture.md).
+NODE_INTERFACES = {
+    'planar_renderer': {'publishes': ['/camera/image_raw', '/camera/camera_info'],
+                        'subscribes': ['/gantry/camera_pose']},
+    'camera_node': {'publishes': ['/camera/image_raw', '/camera/camera_info'], 'subscribes': []},
+    'servo_node': {'publishes': ['/servo/twist', '/servo/status', '/servo/debug_image',
+                                 '/servo/reconstruction'],
+                   'subscribes': ['/camera/image_raw', '/camera/camera_info'],
+                   'serves': ['/set_goal_image', '/servo/pause', '/servo_to_image (action)']},
+    'gantry_driver': {'publishes': ['/gantry/camera_pose', '/joint_states', '/gantry/status'],
+                      'subscribes': ['/servo/twist'], 'serves': ['/gantry/estop']},
+    'sim_scenario': {'publishes': [], 'subscribes': ['/gantry/camera_pose', '/servo/status'],
+                     'calls': ['/set_goal_image']},
+}
+
+
+def draw_graph(graph: str, path) -> Path:
+    """A PNG of a graph: nodes as boxes, topics as ellipses, arrows from publisher to subscriber."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    nodes = [spec.executable for spec in build_graph(graph)]
+    topics = []
+    for node in nodes:
+        interfaces = NODE_INTERFACES[node]
+        for topic in [*interfaces['publishes'], *interfaces['subscribes'], *interfaces.get('serves', [])]:
+            if topic not in topics:
+                topics.append(topic)
+    figure, axes = plt.subplots(figsize=(12, 0.55 * max(len(topics), 2 * len(nodes)) + 1))
+    axes.set_axis_off()
+    node_y = {node: 1 - (i + 0.5) / len(nodes) for i, node in enumerate(nodes)}
+    topic_y = {topic: 1 - (i + 0.5) / len(topics) for i, topic in enumerate(topics)}
+    for node, y in node_y.items():
+        axes.text(0.15, y, node, ha='center', va='center', fontsize=11, fontweight='bold',
+                  bbox=dict(boxstyle='round', facecolor='#cfe2f3'))
+        axes.text(0.85, y, node, ha='center', va='center', fontsize=11, fontweight='bold',
+                  bbox=dict(boxstyle='round', facecolor='#cfe2f3'))
+    for topic, y in topic_y.items():
+        service = topic in {t for n in nodes for t in NODE_INTERFACES[n].get('serves', [])}
+        axes.text(0.5, y, topic, ha='center', va='center', fontsize=9,
+                  bbox=dict(boxstyle='round4' if service else 'ellipse', facecolor='#fff2cc' if service
+                            else '#d9ead3'))
+    arrow = dict(arrowstyle='->', color='#555555', shrinkA=4, shrinkB=4)
+    for node in nodes:
+        interfaces = NODE_INTERFACES[node]
+        for topic in interfaces['publishes']:
+            axes.annotate('', xy=(0.40, topic_y[topic]), xytext=(0.23, node_y[node]), arrowprops=arrow)
+        for topic in [*interfaces['subscribes'], *interfaces.get('serves', [])]:
+            axes.annotate('', xy=(0.77, node_y[node]), xytext=(0.60, topic_y[topic]), arrowprops=arrow)
+        for topic in interfaces.get('calls', []):
+            if topic in topic_y:
+                axes.annotate('', xy=(0.40, topic_y[topic]), xytext=(0.23, node_y[node]),
+                              arrowprops=dict(arrow, linestyle='dashed'))
+    axes.text(0.5, -0.03, 'ellipses: topics;  boxes: services and the action;  dashed: a service call',
+              ha='center', va='center', fontsize=9, color='#555555')
+    axes.set_xlim(0, 1)
+    axes.set_ylim(-0.05, 1)
+    axes.set_title(f'aevs_ros {graph} graph: publishers / callers (left) -> topics, services (middle) '
+                   f'-> subscribers / servers (right)', fontsize=10)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=110, bbox_inches='tight')
+    plt.close(figure)
+    return path
