@@ -63,17 +63,19 @@ def photometric_interaction(image: np.ndarray, camera: PinholeCamera, depth=0.6,
     taken at the goal) or an (h, w) array of per-pixel depths.
     """
     image = check_image(image, camera.shape)
+    border_mask(camera.shape, border)  # validates the border
     x, y = camera.normalized_grid()
     gu, gv = image_gradients(image)
     ix, iy = gu * camera.fx, gv * camera.fy  # gradient w.r.t. normalised coordinates
     inv_z = 1.0 / np.asarray(depth, dtype=np.float64)
-    interaction = np.stack([
-        ix * inv_z,
-        iy * inv_z,
-        -(x * ix + y * iy) * inv_z,
-        -ix * x * y - iy * (1 + y * y),
-        ix * (1 + x * x) + iy * x * y,
-        -ix * y + iy * x,
-    ], axis=-1)
-    interaction[~border_mask(camera.shape, border)] = 0.0
-    return interaction.reshape(-1, 6)
+    # one contiguous plane per degree of freedom, written in place (no (h, w, 6) stack)
+    planes = np.empty((6,) + camera.shape)
+    np.multiply(ix, inv_z, out=planes[0])
+    np.multiply(iy, inv_z, out=planes[1])
+    np.multiply(-(x * ix + y * iy), inv_z, out=planes[2])
+    np.subtract(-ix * x * y, iy * (1 + y * y), out=planes[3])
+    np.add(ix * (1 + x * x), iy * x * y, out=planes[4])
+    np.subtract(iy * x, ix * y, out=planes[5])
+    planes[:, :border] = planes[:, -border:] = 0.0
+    planes[:, :, :border] = planes[:, :, -border:] = 0.0
+    return planes.reshape(6, -1).T  # (h*w, 6) view; column k is plane k

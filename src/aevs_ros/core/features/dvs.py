@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..photometric import border_mask, check_image, photometric_interaction
+from ..photometric import check_image, photometric_interaction
 from .base import Feature, FeatureSample
 
 
@@ -19,12 +19,13 @@ class PhotometricFeature(Feature):
 
     def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
         image = check_image(image, self.camera.shape)
-        inside = border_mask(self.camera.shape, self.border).ravel()
-        s = image.ravel()[inside].astype(np.float64)
+        interior = (slice(self.border, -self.border),) * 2
+        s = image[interior].astype(np.float64).ravel()
         if not with_interaction:
             return FeatureSample(s, None)
         photometric = photometric_interaction(image, self.camera, self.depth, self.border)
-        return FeatureSample(s, photometric[inside])
+        planes = photometric.T.reshape((6,) + self.camera.shape)
+        return FeatureSample(s, planes[(slice(None),) + interior].reshape(6, -1).T)
 
     def reconstruct(self, s: np.ndarray) -> np.ndarray:
         h, w = self.camera.shape

@@ -1,0 +1,90 @@
+"""`aevs bench fit-pca`: learn the PCA-VS basis from the autoencoder's training views.
+
+The views are the ones `aevs train` renders for the same training settings (scene, image
+size, view sampling, count and seed), read from the same YAML preset, so PCA-VS and AEVS
+compress the same data, as in the paper's comparison. By default that is the preset of the
+shipped model, config/train.yaml.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+#: Flags that override a training setting: flag destination -> TrainConfig field.
+OVERRIDES = {"images": "train_images", "size": "input_size", "seed": "seed", "scene": "scene",
+             "scene_width": "scene_width_m"}
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "fit-pca", help="learn the PCA-VS basis from the autoencoder's training views",
+        description=__doc__.split("\n", 1)[1].strip() + "\n\nexamples:\n"
+        "  aevs bench fit-pca --out models/pca_default.npz        # the shipped basis (under a minute)\n"
+        "  aevs bench fit-pca --size 64 --out /tmp/pca64.npz      # for 64x64 images",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", default="models/pca_default.npz", help="basis file to write (.npz)")
+    parser.add_argument("--dim", type=int, default=32, help="number of components D (default 32)")
+    parser.add_argument("--config", type=Path, default=None, metavar="YAML",
+                        help="training preset the views come from (default: the shipped config/train.yaml)")
+    overrides = parser.add_argument_group("overrides of the preset's settings")
+    overrides.add_argument("--images", type=int, default=None, help="number of views (train_images)")
+    overrides.add_argument("--size", type=int, default=None, help="image size in pixels (input_size)")
+    overrides.add_argument("--seed", type=int, default=None, help="seed of the views (seed)")
+    overrides.add_argument("--scene", default=None, help="scene image (scene)")
+    overrides.add_argument("--scene-width", type=float, default=None, help="scene width [m] (scene_width_m)")
+    parser.set_defaults(func=run)
+
+
+def training_config(args):
+    """The TrainConfig of the preset (`aevs train`'s own reading of it) with the overrides."""
+    from dataclasses import fields
+
+    from .. import share_dir
+    from ..commands.train import build_config
+    from ..learning.config import TrainConfig
+
+    shipped = share_dir() / "config" / "train.yaml"
+    preset = args.config or (shipped if shipped.is_file() else None)
+    train_args = argparse.Namespace(config=preset, **{field.name: None for field in fields(TrainConfig)})
+    for flag, name in OVERRIDES.items():
+        setattr(train_args, name, getattr(args, flag))
+    return build_config(train_args), preset
+
+
+def training_views(config, scene, camera, progress: bool = True):
+    """The training views `aevs train` renders for ``config`` (uint8 (N, h, w))."""
+    import numpy as np
+
+    from ..learning.dataset import render_views
+
+    train_seed = np.random.SeedSequence(config.seed).generate_state(4)[0]  # as learning.train._train
+    return render_views(scene, camera, config.train_images, train_seed, config.view_sampling(), progress,
+                        "rendering training views")[0]
+
+
+def run(args) -> int:
+    import time
+
+    from ..core.camera import default_camera
+    from ..core.errors import AevsError
+    from ..core.features.pca import PCAFeature
+    from ..core.scene import PlanarScene
+
+    try:
+        config, preset = training_config(args)
+        camera = default_camera(config.input_size)
+        scene = PlanarScene.load(config.scene, config.scene_width_m)
+        views = training_views(config, scene, camera)
+        started = time.perf_counter()
+        pca = PCAFeature.fit(views, camera, args.dim, scene_fingerprint=scene.fingerprint)
+        pca.save(args.out)
+    except AevsError as exc:
+        print(f"aevs bench fit-pca: error: {exc}")
+        return 2
+    print(f"PCA basis of {args.dim} components from {config.train_images} training views "
+          f"(preset {preset or 'TrainConfig defaults'}, seed {config.seed}) of {scene.name}, "
+          f"{camera.width}x{camera.height}, fitted in {time.perf_counter() - started:.1f} s")
+    print(f"  explained variance: {pca.explained_variance.sum():.1%} "
+          f"(first components: {', '.join(f'{v:.1%}' for v in pca.explained_variance[:4])})")
+    print(f"  written to {args.out}")
+    return 0

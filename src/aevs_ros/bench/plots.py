@@ -1,0 +1,99 @@
+"""Figures of the benchmarks (matplotlib, Agg backend): each function writes one PNG and returns its path."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    _pyplot().close(fig)
+    return path
+
+
+def plot_convergence_rates(results: dict, tests: list[str], methods: list[str], path) -> Path:
+    """Grouped bars per test: strict convergence rate (solid) and loose rate (outline) per method."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(2.2 + 1.6 * len(tests) * len(methods) / 2, 4))
+    width = 0.8 / len(methods)
+    for index, method in enumerate(methods):
+        x = np.arange(len(tests)) + (index - (len(methods) - 1) / 2) * width
+        strict = [100 * (results[test][method]["converged_rate"] or 0) for test in tests]
+        loose = [100 * (results[test][method]["converged_rate_loose"] or 0) for test in tests]
+        bars = ax.bar(x, strict, width * 0.9, label=method)
+        ax.bar(x, loose, width * 0.9, fill=False, edgecolor=bars.patches[0].get_facecolor(), linestyle="--")
+        for xi, value in zip(x, strict):
+            ax.text(xi, value + 1, f"{value:.0f}", ha="center", fontsize=8)
+    ax.set_xticks(np.arange(len(tests)), [test.replace("_", "-") for test in tests])
+    ax.set_ylabel("converged [%] (dashed: loose criterion)")
+    ax.set_ylim(0, 110)
+    ax.legend(ncol=len(methods), fontsize=8, loc="lower center")
+    ax.set_title("convergence rate per method and test set")
+    return _save(fig, path)
+
+
+def plot_end_errors(records: list[dict], tests: list[str], methods: list[str], path) -> Path:
+    """Final translation and rotation errors of every run (log scale), with the 1 cm / 1 deg bounds."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(2, len(tests), figsize=(4.5 * len(tests), 7), squeeze=False)
+    rng = np.random.default_rng(0)  # horizontal jitter only
+    for column, test in enumerate(tests):
+        panels = [("end_error_mm", "mm", 10.0), ("end_error_deg", "deg", 1.0)]
+        for row, (key, unit, bound) in enumerate(panels):
+            ax = axes[row, column]
+            for index, method in enumerate(methods):
+                runs = [r for r in records if r["test"] == test and r["method"] == method]
+                values = np.maximum([r[key] for r in runs], 1e-6)
+                colours = ["tab:green" if r["converged"] else "tab:red" for r in runs]
+                ax.scatter(index + rng.uniform(-0.25, 0.25, len(values)), values, s=6, c=colours, alpha=0.6)
+            ax.axhline(bound, color="k", lw=0.8, ls="--")
+            ax.set_yscale("log")
+            ax.set_xticks(range(len(methods)), methods)
+            ax.set_ylabel(f"final error [{unit}]")
+            ax.set_title(f"{test.replace('_', '-')}: final {'translation' if row == 0 else 'rotation'} error"
+                         " (green: converged)", fontsize=9)
+    return _save(fig, path)
+
+
+def plot_landscapes(grids: dict, offsets_m: np.ndarray, path) -> Path:
+    """Heat maps of the cost |s - s*|^2 over x/y camera translations, one panel per method (Fig. 3)."""
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, len(grids), figsize=(4.2 * len(grids), 3.8), squeeze=False)
+    extent = [offsets_m[0] * 100, offsets_m[-1] * 100, offsets_m[0] * 100, offsets_m[-1] * 100]
+    for ax, (method, cost) in zip(axes[0], grids.items()):
+        image = ax.imshow(cost, origin="lower", extent=extent, cmap="viridis", aspect="equal")
+        ax.plot(0, 0, "r+", ms=10)
+        ax.set_xlabel("t_x, camera frame [cm]")
+        ax.set_ylabel("t_y, camera frame [cm]")
+        ax.set_title(f"{method}: ‖s − s*‖²")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+    return _save(fig, path)
+
+
+def plot_latent_sweep(sizes: list[int], rates: dict, path) -> Path:
+    """Convergence rate against latent size per test set (the paper's Fig. 5a)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    for test, values in rates.items():
+        ax.plot(sizes, [100 * v for v in values], "o-", label=test.replace("_", "-"))
+    ax.set_xscale("log", base=2)
+    ax.set_xticks(sizes, [str(size) for size in sizes])
+    ax.set_xlabel("latent size D")
+    ax.set_ylabel("converged [%]")
+    ax.set_ylim(0, 105)
+    ax.legend()
+    ax.set_title("AEVS convergence rate vs latent size")
+    return _save(fig, path)

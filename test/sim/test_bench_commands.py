@@ -1,0 +1,61 @@
+"""`aevs bench`: sub-commands registered, fit-pca writes a loadable basis, latency its JSON."""
+import json
+
+import pytest
+
+from aevs_ros.bench import config_overrides
+from aevs_ros.cli import build_parser, main
+from aevs_ros.core.camera import default_camera
+from aevs_ros.core.errors import ConfigurationError
+from aevs_ros.core.features.pca import PCAFeature
+from aevs_ros.core.servo import ServoConfig
+
+
+def test_benchmarks_are_registered(capsys):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "--help"])
+    help_text = capsys.readouterr().out
+    for name in ("fit-pca", "latency", "table1", "landscape", "sweep-latent"):
+        assert name in help_text
+
+
+def test_config_overrides_parse_by_field_type():
+    assert config_overrides(ServoConfig, ["gain=20", "divergence_steps=0"]) == {"gain": 20.0,
+                                                                                 "divergence_steps": 0}
+    for bad in (["speed=1"], ["gain"], ["divergence_steps=1.5"]):
+        with pytest.raises(ConfigurationError):
+            config_overrides(ServoConfig, bad)
+
+
+def test_fit_pca_writes_a_loadable_basis(tmp_path, capsys):
+    path = tmp_path / "basis.npz"
+    assert main(["bench", "fit-pca", "--out", str(path), "--images", "60", "--size", "32", "--dim", "8"]) == 0
+    assert "explained variance" in capsys.readouterr().out
+    basis = PCAFeature.load(path, default_camera(32))
+    assert basis.dim == 8 and basis.scene_fingerprint
+
+
+@pytest.mark.slow
+def test_latency_writes_its_json(tmp_path):
+    path = tmp_path / "latency.json"
+    assert main(["bench", "latency", "--methods", "dvs,aevs", "--steps", "5", "--size", "32",
+                 "--model", str(tmp_path / "missing.pt"), "--json", str(path)]) == 0
+    report = json.loads(path.read_text())
+    assert report["threads"] == 1 and report["image_size"] == [32, 32]
+    dvs = report["methods"]["dvs"]
+    assert dvs["step_ms"]["median"] > 0 and dvs["step_ms"]["p95"] >= dvs["step_ms"]["median"]
+    assert dvs["peak_rss_mb"] > 0
+    assert "skipped" in report["methods"]["aevs"]
+
+
+@pytest.mark.slow
+def test_sweep_latent_trains_evaluates_and_reuses(tmp_path, capsys):
+    arguments = ["bench", "sweep-latent", "--sizes", "6", "--input-size", "32", "--train-images", "40",
+                 "--val-images", "10", "--epochs", "1", "--cases", "1", "--iterations", "5",
+                 "--out", str(tmp_path)]
+    assert main(arguments) == 0
+    report = json.loads((tmp_path / "sweep_latent.json").read_text())
+    assert report["sizes"] == [6] and set(report["results"]["6"]) == {"look_at", "screw"}
+    assert (tmp_path / "sweep_latent.png").is_file()
+    assert main(arguments) == 0
+    assert "reusing" in capsys.readouterr().out
