@@ -101,3 +101,16 @@ def test_servo_config_validation():
         ServoConfig(gain=0)
     with pytest.raises(ValueError):
         ServoConfig(interaction="sideways")
+
+
+def test_mu_schedule_switches_at_the_given_step():
+    servo = Servo(LinearFeature(), ServoConfig(mu=0.01, mu_final=1e-4, mu_switch_iteration=2))
+    servo.set_goal(image_of(np.zeros(6)))
+    damping = []
+    for _ in range(3):
+        damping.append(servo.damping())
+        servo.step(image_of(np.full(6, 0.1)))
+    assert damping == [0.01, 0.01, 1e-4]
+    assert Servo(LinearFeature(), ServoConfig(mu=0.01)).damping() == 0.01
+    with pytest.raises(ConfigurationError):
+        ServoConfig(mu_final=-1.0)

@@ -31,10 +31,10 @@ class ServoState(IntEnum):
 class ServoConfig:
     gain: float = 10.0  #: lambda [1/s]
     mu: float = 0.01  #: Levenberg-Marquardt damping
-    #: damping once ``mu_switch_iteration`` steps are done (None: keep ``mu``). ViSP's photometric
+    #: damping from step ``mu_switch_iteration`` on (0: never switch). ViSP's photometric
     #: examples drop mu to 1e-4 after a budget/8 steps: past the first, large motion the damping
     #: only slows the crawl along the cost's flat valleys (3x fewer steps, 20x smaller end error)
-    mu_final: float | None = None
+    mu_final: float = 1e-4
     mu_switch_iteration: int = 0
     interaction: InteractionChoice = InteractionChoice.CURRENT
     max_linear_velocity: float = 0.5  #: [m/s]; larger twists are scaled down as a whole
@@ -50,7 +50,7 @@ class ServoConfig:
     def __post_init__(self):
         if not self.gain > 0:
             raise ConfigurationError(f"gain must be positive, got {self.gain}")
-        if not self.mu >= 0 or (self.mu_final is not None and not self.mu_final >= 0):
+        if not (self.mu >= 0 and self.mu_final >= 0):
             raise ConfigurationError(f"mu and mu_final must be >= 0, got {self.mu}, {self.mu_final}")
         if self.mu_switch_iteration < 0:
             raise ConfigurationError("mu_switch_iteration must be >= 0")
@@ -106,7 +106,7 @@ class Servo:
 
     def damping(self) -> float:
         """The Levenberg-Marquardt mu of the current step (see ServoConfig.mu_final)."""
-        switched = self.config.mu_final is not None and self.iteration >= self.config.mu_switch_iteration
+        switched = 0 < self.config.mu_switch_iteration <= self.iteration
         return self.config.mu_final if switched else self.config.mu
 
     def fault(self, reason: str) -> ServoCommand:
