@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 DEFAULT_GOAL = "0,0,0.6,0"
-DEFAULT_START = "0.04,-0.03,0.02,3,-3,5"
+DEFAULT_START = "0.1,-0.1,0.05,0,0,30"
 
 
 def _floats(text: str, count: int, what: str) -> list[float]:
