@@ -1,7 +1,7 @@
 """gantry_driver over real DDS: watchdog, e-stop, limits, workspace box, non-finite twists,
 the sim backend against se3.integrate, and the ros2_control / twist backends.
 
-Most tests run the node in-process (the `ros_executor` fixture spins it); one runs the
+Most tests run the node in-process (spun by its own executor thread); one runs the
 installed `gantry_driver` executable as a subprocess and stops it with SIGINT.
 """
 import os
@@ -15,6 +15,7 @@ import time
 import numpy as np
 import pytest
 from geometry_msgs.msg import PoseStamped, TwistStamped
+from rclpy.executors import SingleThreadedExecutor
 from rclpy.parameter import Parameter
 from scipy.spatial.transform import Rotation
 from sensor_msgs.msg import JointState
@@ -61,30 +62,27 @@ class Recorder:
 
 
 class TwistStream:
-    """Publishes one camera twist at a fixed rate from a thread (what servo_node does)."""
+    """Publishes one camera twist at a fixed rate (what servo_node does), on a timer of ``node``."""
 
     def __init__(self, node, rate=50.0):
         self.publisher = node.create_publisher(TwistStamped, 'servo/twist', 10)
         self.period, self.twist, self.last_sent = 1.0 / rate, None, None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self._timer = node.create_timer(self.period, self._publish)
         assert wait_until(lambda: self.publisher.get_subscription_count() > 0), 'driver not found'
 
     def set(self, twist):
         self.twist = None if twist is None else [float(x) for x in twist]
 
-    def _run(self):
-        while not self._stop.wait(self.period):
-            twist = self.twist
-            if twist is None:
-                continue
-            msg = TwistStamped()
-            msg.header.frame_id = 'camera_optical_frame'
-            (msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z,
-             msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z) = twist
-            self.publisher.publish(msg)
-            self.last_sent = time.monotonic()
+    def _publish(self):
+        twist = self.twist
+        if twist is None:
+            return
+        msg = TwistStamped()
+        msg.header.frame_id = 'camera_optical_frame'
+        (msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z,
+         msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z) = twist
+        self.publisher.publish(msg)
+        self.last_sent = time.monotonic()
 
     def stop(self):
         """Stop publishing; returns the time the last twist was sent."""
@@ -93,8 +91,7 @@ class TwistStream:
         return self.last_sent
 
     def close(self):
-        self._stop.set()
-        self._thread.join(TIMEOUT_S)
+        self._timer.cancel()
 
 
 @pytest.fixture
@@ -109,11 +106,29 @@ def stream(spun_node):
         s.close()
 
 
-def make_driver(ros_context, ros_executor, **parameters):
-    node = GantryDriver(context=ros_context,
-                        parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
-    ros_executor.add_node(node)
-    return node
+@pytest.fixture
+def make_driver(ros_context):
+    """Factory of drivers, each spun by its own executor thread, as in its own process.
+
+    Sharing one executor with the probe node made the driver's 100 Hz timer fall to
+    5-15 Hz on this machine (seen 2026-11-25), which no deployment does.
+    """
+    spinning = []
+
+    def make(**parameters):
+        node = GantryDriver(context=ros_context,
+                            parameter_overrides=[Parameter(k, value=v) for k, v in parameters.items()])
+        executor = SingleThreadedExecutor(context=ros_context)
+        executor.add_node(node)
+        thread = threading.Thread(target=executor.spin, daemon=True)
+        thread.start()
+        spinning.append((node, executor, thread))
+        return node
+    yield make
+    for node, executor, thread in spinning:
+        executor.shutdown(timeout_sec=2.0)
+        thread.join(2.0)
+        node.destroy_node()
 
 
 def velocities(msg):
@@ -145,10 +160,10 @@ def pose_matrix(msg):
 
 
 @pytest.fixture
-def sim(ros_context, ros_executor, spun_node, stream):
+def sim(make_driver, spun_node, stream):
     """A sim driver, a probe node recording its outputs, and a twist stream into it."""
     def make(**parameters):
-        driver = make_driver(ros_context, ros_executor, **parameters)
+        driver = make_driver(**parameters)
         probe = spun_node('probe')
         joints = Recorder(probe, JointState, 'joint_states')
         poses = Recorder(probe, PoseStamped, 'gantry/camera_pose')
@@ -268,9 +283,8 @@ def publish_joint_states(node, stop, positions=(0.0, 0.0, 0.7, 0.0, 0.0, 0.0)):
     return thread
 
 
-def test_twist_backend_forwards_the_tool_twist_in_the_base_frame(ros_context, ros_executor,
-                                                                 spun_node, stream):
-    make_driver(ros_context, ros_executor, backend='twist')
+def test_twist_backend_forwards_the_tool_twist_in_the_base_frame(make_driver, spun_node, stream):
+    make_driver(backend='twist')
     probe = spun_node('robot')
     stop = threading.Event()
     thread = publish_joint_states(probe, stop)
@@ -289,7 +303,7 @@ def test_twist_backend_forwards_the_tool_twist_in_the_base_frame(ros_context, ro
         thread.join(TIMEOUT_S)
 
 
-def test_invalid_parameters_are_refused(ros_context, ros_executor):
+def test_invalid_parameters_are_refused(ros_context, make_driver):
     with pytest.raises(ConfigurationError, match='below position_max'):
         GantryDriver(context=ros_context, parameter_overrides=[
             Parameter('position_min', value=[0.9, -0.5, 0.0, -3.0, -1.5, -3.0])])
@@ -298,7 +312,7 @@ def test_invalid_parameters_are_refused(ros_context, ros_executor):
             Parameter('initial_camera_pose', value=[0.0, 0.0, 0.1, 1.0, 0.0, 0.0, 0.0])])
     with pytest.raises(ValueError, match='backend'):
         GantryDriver(context=ros_context, parameter_overrides=[Parameter('backend', value='hardware')])
-    driver = make_driver(ros_context, ros_executor)
+    driver = make_driver()
     for name, value, reason in [('max_velocity', [0.1, 0.1, 0.1, 0.1, 0.1, -1.0], 'positive'),
                                 ('workspace_min', [0.0, 0.0, 2.0], 'below'),
                                 ('command_timeout', 20.0, 'out of range'),

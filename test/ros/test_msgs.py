@@ -2,6 +2,8 @@
 import threading
 import time
 
+import pytest
+
 from aevs_msgs.action import ServoToImage
 from aevs_msgs.msg import ServoStatus
 from aevs_msgs.srv import SetGoalImage
@@ -77,6 +79,7 @@ def test_set_goal_image_service(spun_node):
     assert not response.success and goals[1].height == 0
 
 
+@pytest.mark.multithreaded_executor
 def test_servo_to_image_action(spun_node):
     # two nodes: the server's execute callback blocks its node's (exclusive) callback group
     server_node, client_node = spun_node('servo_action_server'), spun_node('servo_action_client')

@@ -70,6 +70,8 @@ PARAMETERS = (
           'leave CONVERGED when the asked-for step exceeds the thresholds this many times [-]', low=1.0, high=1e9),
     Param('divergence_steps', _CONFIG.divergence_steps,
           'FAULT when the feature error grew this many steps in a row; 0 = never', low=0, high=10**9),
+    Param('compute_threads', 0, 'CPU threads of the feature computation (torch); 0 = the library default. '
+          'On a small CPU, 1 leaves a core to the camera and robot nodes', read_only=True, low=0, high=256),
     Param('image_timeout', 0.5, 'FAULT (zero twist) when no camera image arrived for this long [s]',
           low=1e-3, high=3600.0),
     Param('publish_debug_images', True, 'publish servo/debug_image and servo/reconstruction to subscribers'),
@@ -113,6 +115,10 @@ class ServoNode(Node):
             if self.model_path is None or not Path(self.model_path).expanduser().is_file():
                 raise ModelError(f"method {self.params['method']} needs a model file: model_path "
                                  f"{self.params['model_path'] or '(the shipped default)'} does not exist")
+        if self.params['compute_threads'] and self.params['method'] == 'aevs':
+            import torch
+
+            torch.set_num_threads(self.params['compute_threads'])
         self.input_shape = self._model_input_shape()
         self.lock = threading.RLock()  # guards servo, camera and the latest frame
         self.servo: Servo | None = None
