@@ -24,19 +24,11 @@ from sensor_msgs.msg import CameraInfo, Image
 from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.nodes.camera_node import CameraNode, load_camera_info
 from aevs_ros.nodes.image_conversions import image_to_array
+from waiting import wait_until
 
 TIMEOUT_S = 10.0
 WIDTH, HEIGHT, FRAMES = 64, 48, 10
 K = [80.0, 0.0, 31.5, 0.0, 82.0, 23.5, 0.0, 0.0, 1.0]
-
-
-def wait_until(predicate, timeout=TIMEOUT_S, period=0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return False
 
 
 def write_video(path, frames=FRAMES):

@@ -26,19 +26,11 @@ from aevs_ros.core import se3
 from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.nodes.gantry_driver import GantryDriver
 from aevs_ros.robot import DEFAULT_JOINT_NAMES
+from waiting import wait_until
 
 TIMEOUT_S = 10.0
 HALT_DEADLINE_S = 0.2
 VMAX = np.array([0.25, 0.25, 0.25, 1.0, 1.0, 1.0])
-
-
-def wait_until(predicate, timeout=TIMEOUT_S, period=0.005):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return False
 
 
 class Recorder:

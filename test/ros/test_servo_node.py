@@ -33,6 +33,7 @@ from aevs_ros.nodes import stop_executor
 from aevs_ros.nodes.image_conversions import array_to_image_msg, gray_to_image_msg
 from aevs_ros.nodes.planar_renderer import camera_info_msg
 from aevs_ros.nodes.servo_node import ServoNode
+from waiting import wait_until
 
 TIMEOUT_S = 10.0
 CAMERA = default_camera(64)
@@ -47,15 +48,6 @@ def views():
     scene = PlanarScene.load()
     start = se3.displaced(GOAL, (0.01, -0.01, 0.005, 1.0, -1.0, 0.5))
     return {'goal': scene.render(CAMERA, GOAL).image, 'start': scene.render(CAMERA, start).image}
-
-
-def wait_until(predicate, timeout=TIMEOUT_S, period=0.01):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(period)
-    return False
 
 
 def wait_for(future, timeout=TIMEOUT_S):
