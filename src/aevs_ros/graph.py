@@ -35,6 +35,10 @@ LAUNCH_ARGUMENTS = {
     'json': ('', 'sim: write the outcome JSON to this path'),
 }
 
+#: The launch arguments of each graph (``scene`` and ``json`` only mean something in simulation).
+GRAPH_ARGUMENTS = {'sim': ('params_file', 'method', 'model', 'scene', 'json'),
+                   'real': ('params_file', 'method', 'model')}
+
 #: Parameter files of each executable, in config/ (the preset is read after them).
 NODE_CONFIG = {
     'servo_node': 'servo.yaml',
@@ -144,6 +148,41 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
         spec('gantry_driver', {'backend': 'sim', 'initial_camera_pose': pose_to_list(start)}),
         spec('servo_node', servo),
         spec('sim_scenario', scenario_overrides, ends_graph=not keep_running),
+    ]
+
+
+def launch_description(graph: str):
+    """The ``launch`` description of a graph: what both launch files return.
+
+    Its arguments are :data:`GRAPH_ARGUMENTS`; the nodes come from :func:`build_graph` when
+    the launch runs, so ``ros2 launch`` and ``aevs launch`` start the same processes. In
+    simulation, sim_scenario's exit (its verdict) ends the launch.
+    """
+    from launch import LaunchDescription
+    from launch.actions import DeclareLaunchArgument, OpaqueFunction
+
+    names = GRAPH_ARGUMENTS[graph]
+    arguments = [DeclareLaunchArgument(name, default_value='', description=LAUNCH_ARGUMENTS[name][1])
+                 for name in names]
+    return LaunchDescription([*arguments, OpaqueFunction(function=_launch_nodes, args=[graph, names])])
+
+
+def _launch_nodes(context, graph: str, names):
+    """launch_ros Node actions of the graph, with the launch arguments' values as options."""
+    import tempfile
+
+    from launch.actions import Shutdown
+    from launch.substitutions import LaunchConfiguration
+    from launch_ros.actions import Node
+
+    options = {name: LaunchConfiguration(name).perform(context) for name in names}
+    overrides = tempfile.mkdtemp(prefix='aevs_launch_')
+    return [
+        Node(package=spec.package, executable=spec.executable, name=spec.name, output='screen',
+             parameters=[path for path in (*spec.parameter_files, spec.overrides_file(overrides)) if path],
+             remappings=list(spec.remappings),
+             on_exit=Shutdown(reason=f'{spec.name} finished') if spec.ends_graph else None)
+        for spec in build_graph(graph, **options)
     ]
 
 

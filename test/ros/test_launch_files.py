@@ -34,32 +34,32 @@ def console_scripts():
     return dict(re.findall(r"'(\w+) = ([\w.:]+)'", text))
 
 
-def declared_arguments(path):
-    """Names of DeclareLaunchArgument('name', ...) and the GRAPH constant of a launch file."""
+def graph_of(path):
+    """The GRAPH constant of a launch file."""
     tree = ast.parse(path.read_text())
-    names = [call.args[0].value for call in ast.walk(tree)
-             if isinstance(call, ast.Call) and getattr(call.func, 'id', '') == 'DeclareLaunchArgument']
-    graph_name = next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
-                      and getattr(node.targets[0], 'id', '') == 'GRAPH')
-    return names, graph_name
+    return next(node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                and getattr(node.targets[0], 'id', '') == 'GRAPH')
 
 
 def test_there_is_a_launch_file_per_graph_installed_by_setup_py():
-    assert {declared_arguments(path)[1] for path in LAUNCH_FILES} == set(graph.GRAPHS)
+    assert sorted(graph_of(path) for path in LAUNCH_FILES) == sorted(graph.GRAPHS)
     assert "'launch/*.launch.py'" in (ROOT / 'setup.py').read_text()
     assert all(fnmatch.fnmatch(f'launch/{path.name}', 'launch/*.launch.py') for path in LAUNCH_FILES)
 
 
 @pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda path: path.name)
-def test_launch_file_arguments_are_graph_options(path):
-    names, graph_name = declared_arguments(path)
-    assert names and len(names) == len(set(names))
-    assert set(names) <= set(graph.LAUNCH_ARGUMENTS), set(names) - set(graph.LAUNCH_ARGUMENTS)
+def test_launch_file_returns_its_graph_description(path):
+    text = path.read_text()
+    assert f'graph.launch_description(GRAPH)' in text
+    assert all(f' {name}' in text for name in graph.GRAPH_ARGUMENTS[graph_of(path)]), 'documented arguments'
+
+
+@pytest.mark.parametrize('name', graph.GRAPHS)
+def test_graph_arguments_are_build_graph_options(name):
+    names = graph.GRAPH_ARGUMENTS[name]
+    assert len(names) == len(set(names)) and set(names) <= set(graph.LAUNCH_ARGUMENTS)
     assert {'params_file', 'method', 'model'} <= set(names)
-    graph.build_graph(graph_name, **{name: '' for name in names})  # every argument is a build_graph option
-    tree = ast.parse(path.read_text())
-    calls = {getattr(node.func, 'attr', '') for node in ast.walk(tree) if isinstance(node, ast.Call)}
-    assert 'build_graph' in calls, 'the launch file must build its nodes from aevs_ros.graph'
+    graph.build_graph(name, **{argument: '' for argument in names})
 
 
 @pytest.mark.parametrize('name', graph.GRAPHS)
