@@ -1,7 +1,6 @@
 """Closed-loop DVS in the core simulation: exact convergence from a small displacement."""
 import json
 
-import numpy as np
 import pytest
 
 from aevs_ros.core import se3

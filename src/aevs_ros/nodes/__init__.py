@@ -7,6 +7,7 @@ callbacks do message -> NumPy -> one core call -> message. :func:`run` is the co
 """
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
 JOIN_TIMEOUT_S = 5.0
+SIGNAL_CHECK_PERIOD_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -84,14 +86,14 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
         try:
             node = make_node()
         except (AevsError, ValueError) as exc:
-            print(f'[FATAL] cannot start the node: {exc}', file=sys.stderr)
+            print(f'[FATAL] {os.path.basename(sys.argv[0])}: refusing to start: {exc}', file=sys.stderr)
             return 2
         executor.add_node(node)
         done = getattr(node, 'done', None)
-        if done is not None:
-            executor.spin_until_future_complete(done)
-        else:
-            executor.spin()
+        # Short waits: Python delivers Ctrl-C / SIGTERM only between them, and a node without
+        # timers (camera_node) could otherwise wait in C until its next message.
+        while rclpy.ok() and not (done is not None and done.done()):
+            executor.spin_once(timeout_sec=SIGNAL_CHECK_PERIOD_S)
         return int(getattr(node, 'exit_code', 0))
     except (KeyboardInterrupt, ExternalShutdownException):
         return int(getattr(node, 'exit_code', 0))

@@ -19,16 +19,14 @@ import time
 
 import cv2
 import numpy as np
-import rclpy
 import yaml
-from rclpy.executors import ExternalShutdownException
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from aevs_ros import share_dir
-from aevs_ros.core.errors import AevsError, ConfigurationError
-from aevs_ros.nodes import Param, declare
+from aevs_ros.core.errors import ConfigurationError
+from aevs_ros.nodes import Param, declare, run
 from aevs_ros.nodes.image_conversions import array_to_image_msg
 
 ENCODINGS = ('mono8', 'bgr8')
@@ -223,24 +221,7 @@ class CameraNode(Node):
 
 
 def main(args=None):
-    # rclpy's own SIGINT/SIGTERM handling on purpose: this node has no timer, so the executor
-    # may wait in C indefinitely and a Python KeyboardInterrupt would only arrive with the
-    # next message; rclpy's handler wakes it. destroy_node() stops the grab thread first.
-    rclpy.init(args=args)
-    node = None
-    try:
-        node = CameraNode()
-        rclpy.spin(node)
-    except (KeyboardInterrupt, ExternalShutdownException):
-        pass
-    except (AevsError, ValueError) as error:
-        print(f'[FATAL] camera_node: refusing to start: {error}', file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(CameraNode, args, num_threads=1)
 
 
 if __name__ == '__main__':

@@ -20,11 +20,9 @@ while the e-stop (/gantry/estop, SetBool) is engaged. A zero command is sent on 
 """
 from __future__ import annotations
 
-import signal
 import sys
 
 import numpy as np
-import rclpy
 from geometry_msgs.msg import PoseStamped, TransformStamped, TwistStamped
 from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
 from rclpy.clock import Clock, ClockType
@@ -33,13 +31,12 @@ from rclpy.exceptions import ParameterUninitializedException
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data)
-from rclpy.signals import SignalHandlerOptions
 from sensor_msgs.msg import JointState
 from std_msgs.msg import Float64MultiArray, String
 from std_srvs.srv import SetBool
 
 from aevs_ros.core.errors import AevsError
-from aevs_ros.nodes import Param, declare
+from aevs_ros.nodes import Param, declare, run
 from aevs_ros.robot import (DEFAULT_JOINT_NAMES, CommandWatchdog, GantryController, GantryStatus,
                             config_from_parameters, initial_joint_positions, pose_to_list,
                             with_live_values)
@@ -237,26 +234,7 @@ class GantryDriver(Node):
 
 
 def main(args=None):
-    # Not aevs_ros.nodes.run(): with rclpy's signal handlers SIGINT/SIGTERM shut the context
-    # down before stop() could publish the zero command. Python's handlers instead raise
-    # KeyboardInterrupt in spin(), and the context is shut down after stop().
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
-    node = None
-    try:
-        node = GantryDriver()
-        rclpy.spin(node)
-    except KeyboardInterrupt:
-        pass
-    except (AevsError, ValueError) as error:
-        print(f'[FATAL] gantry_driver: refusing to start: {error}', file=sys.stderr)
-        return 2
-    finally:
-        if node is not None:
-            node.stop()
-            node.destroy_node()
-        rclpy.try_shutdown()
-    return 0
+    return run(GantryDriver, args, num_threads=1)  # stop() publishes the zero command
 
 
 if __name__ == '__main__':
