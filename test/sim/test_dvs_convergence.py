@@ -48,3 +48,20 @@ def test_goal_that_sees_no_scene_is_an_error(scene):
     camera = default_camera(64)
     with pytest.raises(SceneError, match="goal view"):
         simulate(scene, camera, make_feature("dvs", camera, 0.6), se3.look_at((0, 0, 0.6), (0, 0, 2)), GOAL)
+
+
+def test_a_servo_that_makes_no_progress_is_stopped_as_stalled(scene):
+    """A local minimum stand-in: a gain so low that neither the error nor the camera moves."""
+    from aevs_ros.core.servo import ServoConfig
+
+    camera = default_camera(64)
+    start = se3.displaced(GOAL, (0.02, 0.0, 0.0, 0.0, 0.0, 0.0))
+    result = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start,
+                      ServoConfig(gain=1e-6), SimConfig(max_iterations=200, stall_window=50),
+                      record_images=False)
+    assert result.stop_reason.startswith("stalled"), result.stop_reason
+    assert result.iterations == 51
+    moving = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start,
+                      ServoConfig(gain=0.05), SimConfig(max_iterations=80, stall_window=50),
+                      record_images=False)
+    assert moving.stop_reason.startswith("iteration budget"), moving.stop_reason  # slow, not stalled

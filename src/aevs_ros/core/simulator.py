@@ -22,6 +22,11 @@ class SimConfig:
     min_visible_fraction: float = 0.5
     #: stop (failed) when the camera is farther than this from the goal [m]
     max_translation_error: float = 2.0
+    #: stop (failed, "stalled") when over this many iterations (10 s at 30 Hz; 0 = never) the
+    #: feature error fell by under 1 % and the camera moved under stall_motion: a local
+    #: minimum, which would otherwise spend the whole iteration budget
+    stall_window: int = 300
+    stall_motion: tuple[float, float] = (1e-3, 0.1)  #: [m], [deg]
 
 
 @dataclass
@@ -90,9 +95,24 @@ def simulate(scene: PlanarScene, camera: PinholeCamera, feature: Feature, goal_p
         if np.linalg.norm(pose[:3, 3] - goal_pose[:3, 3]) > sim_config.max_translation_error:
             result.stop_reason = "diverged: camera too far from the goal"
             break
+        if _stalled(result, sim_config):
+            result.stop_reason = f"stalled: no progress in {sim_config.stall_window} iterations"
+            break
     else:
         result.stop_reason = f"iteration budget of {sim_config.max_iterations} exhausted"
     result.wall_time_s = time.perf_counter() - started
     if record_images:
         result.final_image = scene.render(camera, pose).image
     return result
+
+
+def _stalled(result: SimResult, config: SimConfig) -> bool:
+    """Neither the feature error nor the camera has moved over the last stall_window steps."""
+    window = config.stall_window
+    if not window or len(result.feature_errors) <= window:
+        return False
+    errors = result.feature_errors
+    if errors[-1] < 0.99 * errors[-1 - window]:
+        return False
+    translation, rotation = se3.pose_error(result.poses[-1], result.poses[-1 - window])
+    return translation < config.stall_motion[0] and rotation < config.stall_motion[1]
