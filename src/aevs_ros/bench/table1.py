@@ -149,7 +149,8 @@ def failed_record(case, method: str, reason: str) -> dict:
 #: Stop reasons of core.simulator grouped by their start (the rest holds run-specific numbers).
 STOP_CATEGORIES = (("converged", "converged"), ("iteration budget", "budget exhausted"),
                    ("scene out of view", "scene out of view"), ("fault: diverging", "feature error grew"),
-                   ("diverged", "camera too far"), ("fault", "other fault"), ("error", "simulator error"))
+                   ("diverged", "camera too far"), ("stalled", "stalled (local minimum)"), ("fault", "other fault"),
+                   ("error", "simulator error"))
 
 
 def stop_category(reason: str) -> str:
