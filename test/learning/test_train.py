@@ -92,7 +92,7 @@ def test_the_shipped_config_is_valid():
     settings = yaml.safe_load((REPOSITORY / "config" / "train.yaml").read_text())
     config = TrainConfig(**settings)
     assert config.input_size == 128 and config.latent_dim == 32 and config.loss == "dct"
-    assert config.stage_channels == (32, 64, 128, 256)
+    assert config.stage_channels == (16, 32, 64, 128)
     assert BUNDLED_SCENE_WIDTH_M == DEFAULT_SCENE_WIDTH_M
 
 

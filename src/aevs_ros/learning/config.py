@@ -24,7 +24,7 @@ class AutoencoderConfig:
 
     input_size: int = 128  #: side of the square grayscale input, pixels
     latent_dim: int = 32
-    stage_channels: tuple[int, ...] = (32, 64, 128, 256)  #: half of ResNet-18's widths
+    stage_channels: tuple[int, ...] = (16, 32, 64, 128)  #: a quarter of ResNet-18's widths
     blocks_per_stage: int = 2
     input_mean: float = 0.5  #: network input = (image - input_mean) / input_std
     input_std: float = 0.25
