@@ -78,7 +78,10 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
 
     # Our own SIGINT/SIGTERM handling (KeyboardInterrupt): rclpy's would invalidate the context
     # while callbacks still publish, before the executor has stopped them.
+    # Installed even where SIGINT arrives ignored (a child of a background shell job inherits
+    # SIG_IGN), so that `ros2 launch` and Ctrl-C stop the node wherever it was started from.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     node = None
     executor = MultiThreadedExecutor(num_threads=num_threads) if num_threads > 1 else SingleThreadedExecutor()
