@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
@@ -76,13 +77,21 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
 
     from ..core.errors import AevsError
 
-    # Our own SIGINT/SIGTERM handling (KeyboardInterrupt): rclpy's would invalidate the context
-    # while callbacks still publish, before the executor has stopped them.
-    # Installed even where SIGINT arrives ignored (a child of a background shell job inherits
-    # SIG_IGN), so that `ros2 launch` and Ctrl-C stop the node wherever it was started from.
+    # Our own SIGINT/SIGTERM handling: rclpy's would invalidate the context while callbacks
+    # still publish. The first signal only asks the spin loop to end after the running
+    # callback (an exception raised inside a callback could leave a lock held); a second one
+    # interrupts. Installed even where SIGINT arrives ignored (children of background shell
+    # jobs inherit SIG_IGN), so Ctrl-C and `ros2 launch` stop the node wherever it started.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    stop_requested = threading.Event()
+
+    def request_stop(signum, frame):
+        stop_requested.set()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(signum, signal.default_int_handler)
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, request_stop)
     node = None
     executor = MultiThreadedExecutor(num_threads=num_threads) if num_threads > 1 else SingleThreadedExecutor()
     try:
@@ -93,9 +102,9 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
             return 2
         executor.add_node(node)
         done = getattr(node, 'done', None)
-        # Short waits: Python delivers Ctrl-C / SIGTERM only between them, and a node without
-        # timers (camera_node) could otherwise wait in C until its next message.
-        while rclpy.ok() and not (done is not None and done.done()):
+        # Short waits: the loop sees a stop request within one, even in a node without timers
+        # (camera_node), which could otherwise wait in C until its next message.
+        while rclpy.ok() and not stop_requested.is_set() and not (done is not None and done.done()):
             executor.spin_once(timeout_sec=SIGNAL_CHECK_PERIOD_S)
         return int(getattr(node, 'exit_code', 0))
     except (KeyboardInterrupt, ExternalShutdownException):
