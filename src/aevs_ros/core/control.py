@@ -13,7 +13,9 @@ class InteractionChoice(str, Enum):
 
     CURRENT = "current"  #: L at the current image (the paper's choice)
     DESIRED = "desired"  #: L at the goal image, computed once
-    MEAN = "mean"  #: (L + L*) / 2, ESM-like
+    #: (L + L*) / 2, ESM-like: the default. For AEVS it converges from screw motions where
+    #: the current L fails, notably 0.3 m closer than the goal (README "Which interaction matrix")
+    MEAN = "mean"
 
     def select(self, current: np.ndarray | None, desired: np.ndarray | None) -> np.ndarray:
         if self is InteractionChoice.CURRENT:

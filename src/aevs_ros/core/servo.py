@@ -36,7 +36,7 @@ class ServoConfig:
     #: only slows the crawl along the cost's flat valleys (3x fewer steps, 20x smaller end error)
     mu_final: float = 1e-4
     mu_switch_iteration: int = 100
-    interaction: InteractionChoice = InteractionChoice.CURRENT
+    interaction: InteractionChoice = InteractionChoice.MEAN
     max_linear_velocity: float = 0.5  #: [m/s]; larger twists are scaled down as a whole
     max_angular_velocity: float = 1.0  #: [rad/s]
     #: converged when the step the law asks for, |v| / gain, is below these

@@ -85,13 +85,15 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop_requested = threading.Event()
 
-    def request_stop(signum, frame):
-        stop_requested.set()
-        for signum in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(signum, signal.default_int_handler)
+    stop_signals = (signal.SIGINT, signal.SIGTERM)
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, request_stop)
+    def request_stop(_signum, _frame):
+        stop_requested.set()
+        for stop_signal in stop_signals:
+            signal.signal(stop_signal, signal.default_int_handler)
+
+    for stop_signal in stop_signals:
+        signal.signal(stop_signal, request_stop)
     node = None
     executor = MultiThreadedExecutor(num_threads=num_threads) if num_threads > 1 else SingleThreadedExecutor()
     try:
