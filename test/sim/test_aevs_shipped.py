@@ -13,6 +13,8 @@ from aevs_ros.resources import default_model_path
 GOAL = se3.look_at((0, 0, 0.6), (0, 0, 0))
 #: 15 cm and 30 deg away: a screw-like motion (rotation about and translation across the axis)
 FAR_START = se3.displaced(GOAL, (0.1, -0.1, 0.05, 0.0, 0.0, 30.0))
+#: a screw-test start: 0.3 m closer than the goal and rolled by -23 deg about the optical axis
+CLOSE_START = se3.displaced(GOAL, (0.0, 0.0, 0.3, 0.0, 0.0, -23.0))
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +24,10 @@ def shipped_model():
     return path
 
 
-def run(method, model, start, iterations):
+def run(method, model, start, iterations, servo_config=ServoConfig()):
     camera = default_camera(model_input_size(model))
     feature = make_feature(method, camera, 0.6, model_path=model if method == "aevs" else None)
-    return simulate(PlanarScene.load(), camera, feature, GOAL, start, ServoConfig(),
+    return simulate(PlanarScene.load(), camera, feature, GOAL, start, servo_config,
                     SimConfig(max_iterations=iterations), record_images=False)
 
 
@@ -47,4 +49,16 @@ def test_aevs_converges_where_dvs_fails(shipped_model):
     aevs = run("aevs", shipped_model, FAR_START, 400)
     final_t, final_r = aevs.final_error
     assert aevs.servo_converged, aevs.stop_reason
+    assert final_t < 1e-4 and final_r < 0.01, (final_t, final_r)
+
+
+def test_default_law_converges_from_close_start_where_current_matrix_fails(shipped_model):
+    """Why the default interaction matrix is the mean (L + L*) / 2: with L alone (the paper's
+    law) AEVS drives the camera into the plane from this start (README "Which interaction matrix")."""
+    current = run("aevs", shipped_model, CLOSE_START, 400, ServoConfig(interaction="current"))
+    assert not current.servo_converged and current.stop_reason.startswith("scene out of view"), \
+        current.stop_reason
+    default = run("aevs", shipped_model, CLOSE_START, 400)
+    final_t, final_r = default.final_error
+    assert default.servo_converged, default.stop_reason
     assert final_t < 1e-4 and final_r < 0.01, (final_t, final_r)
