@@ -35,6 +35,11 @@ def test_interaction_choice_mean():
     assert InteractionChoice("desired").select(a, b) is b
 
 
+def test_interaction_choice_says_which_matrices_it_reads():
+    assert [(c.uses_current, c.uses_desired) for c in InteractionChoice] == [
+        (True, False), (False, True), (True, True)]
+
+
 class LinearFeature(Feature):
     """s = A @ pose_offset encoded in the image's first six pixels: L_s = A everywhere."""
 

@@ -17,6 +17,16 @@ class InteractionChoice(str, Enum):
     #: the current L fails, notably 0.3 m closer than the goal (README "Which interaction matrix")
     MEAN = "mean"
 
+    @property
+    def uses_current(self) -> bool:
+        """select() reads the current image's matrix: every step must compute L."""
+        return self is not InteractionChoice.DESIRED
+
+    @property
+    def uses_desired(self) -> bool:
+        """select() reads the goal's matrix: the goal must be computed with L*."""
+        return self is not InteractionChoice.CURRENT
+
     def select(self, current: np.ndarray | None, desired: np.ndarray | None) -> np.ndarray:
         if self is InteractionChoice.CURRENT:
             return current

@@ -91,8 +91,7 @@ class Servo:
 
     def set_goal(self, image: np.ndarray) -> None:
         """Make ``image`` the goal view (raises AevsError if it is unusable; the old goal stays)."""
-        needs_interaction = self.config.interaction is not InteractionChoice.CURRENT
-        goal = self.feature.compute(image, with_interaction=needs_interaction)
+        goal = self.feature.compute(image, with_interaction=self.config.interaction.uses_desired)
         _check_finite(goal, "goal image")
         self.goal, self.goal_image = goal, image
         self.state, self.iteration = ServoState.SERVOING, 0
@@ -121,9 +120,8 @@ class Servo:
         if not self.has_goal:
             self.state = ServoState.IDLE
             return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="no goal image set")
-        needs_current = self.config.interaction is not InteractionChoice.DESIRED
         try:
-            current = self.feature.compute(image, with_interaction=needs_current)
+            current = self.feature.compute(image, with_interaction=self.config.interaction.uses_current)
             _check_finite(current, "features")
             error = current.s - self.goal.s
             interaction = self.config.interaction.select(current.L, self.goal.L)
