@@ -108,6 +108,20 @@ def test_servo_config_validation():
         ServoConfig(interaction="sideways")
 
 
+def test_reconfigure_re_encodes_the_goal_for_a_new_law_and_keeps_a_pause():
+    servo = Servo(LinearFeature(), ServoConfig(interaction="current"))
+    servo.set_goal(image_of(np.zeros(6)))
+    assert servo.goal.L is None
+    servo.pause()
+    servo.reconfigure(ServoConfig(interaction="mean"))
+    assert servo.goal.L is not None and servo.state is ServoState.PAUSED
+    servo.pause(False)
+    servo.step(image_of(np.full(6, 0.1)))
+    goal = servo.goal
+    servo.reconfigure(ServoConfig(interaction="mean", gain=3.0))
+    assert servo.config.gain == 3.0 and servo.goal is goal and servo.iteration == 1
+
+
 def test_mu_schedule_switches_at_the_given_step():
     servo = Servo(LinearFeature(), ServoConfig(mu=0.01, mu_final=1e-4, mu_switch_iteration=2))
     servo.set_goal(image_of(np.zeros(6)))

@@ -368,7 +368,8 @@ def test_live_parameters_are_validated(servo):
         result = node.set_parameters([parameter])[0]
         assert not result.successful, parameter.name
         assert result.reason
-    assert node.set_parameters([Parameter('interaction', value='mean')])[0].successful
+    assert node.set_parameters([Parameter('interaction', value='desired')])[0].successful
+    assert node.config.interaction == 'desired'
 
 
 def test_only_the_newest_frame_is_processed(servo, probe, views):

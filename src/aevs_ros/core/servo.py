@@ -97,6 +97,16 @@ class Servo:
         self.state, self.iteration = ServoState.SERVOING, 0
         self._last_error, self._growing_steps = np.inf, 0
 
+    def reconfigure(self, config: ServoConfig) -> None:
+        """Take new settings. A new interaction law re-encodes the goal (with L* only if the law
+        reads it) and restarts the step count; a pause holds."""
+        law_changed = config.interaction is not self.config.interaction
+        self.config = config
+        if law_changed and self.goal_image is not None:
+            paused = self.state is ServoState.PAUSED
+            self.set_goal(self.goal_image)
+            self.pause(paused)
+
     def pause(self, paused: bool = True) -> None:
         if paused:
             self.state = ServoState.PAUSED

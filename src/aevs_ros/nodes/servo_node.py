@@ -358,14 +358,10 @@ class ServoNode(Node):
         except (AevsError, ValueError) as exc:
             return SetParametersResult(successful=False, reason=str(exc))
         with self.lock:
-            interaction_changed = config.interaction is not self.config.interaction
             self.params.update(changes)
             self.config = config
             if self.servo is not None:
-                self.servo.config = config
-                if interaction_changed and self.servo.goal_image is not None:
-                    self.servo.set_goal(self.servo.goal_image)  # the goal needs L* for desired/mean
-                    self.servo.pause(self.paused)
+                self.servo.reconfigure(config)
         return SetParametersResult(successful=True)
 
     def _model_input_shape(self):
