@@ -5,24 +5,37 @@ parameter files); this benchmark plays the camera (rendered views near the goal,
 camera_info) and measures, from the twists that come back:
 
 - latency: from an image's stamp (its publication) to the arrival of the twist stamped with it;
-- the rate achieved with a camera at --rate Hz (twists per second, share of frames answered);
+- the rate achieved with a camera at --rate Hz (twists per second, share of frames answered),
+  counted after a warm-up: the frames of the first second after the servo accepted the goal
+  are sent but not counted;
 - the closed-loop rate: the next image is sent as soon as the twist for the previous one
-  arrived, the fastest this servo can run through ROS on this machine.
+  arrived, the fastest this servo can run through ROS on this machine;
+- beside it, the core step time (`Servo.step` in-process, bench/latency.py's measurement, one
+  thread like servo_node in the sim graph) in the same run: closed_loop_to_core_ratio =
+  closed-loop period / core step time is what ROS adds.
 
-dvs and dct always run; pca and aevs when their model files exist.
+--load N runs N busy processes (bench/load.py) during all of it. Each row is checked against
+the goals (GOALS: >= 99 % answered, p95 latency < 33 ms, ratio <= 1.3); pass/fail is reported,
+never enforced. dvs and dct always run; pca and aevs when their model files exist.
 """
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import tempfile
 import threading
 import time
 
 from . import DEFAULT_OUT, METHODS, machine_info, missing_model, model_paths, output_path, parse_methods
+from .load import busy_processes, load_argument
 
 STARTUP_TIMEOUT_S = 90.0  # servo_node start, including torch and the model for aevs
 ANSWER_TIMEOUT_S = 2.0
+#: frames sent in this first stretch after the goal is accepted are not counted [s]
+WARM_UP_S = 1.0
+#: what the servo loop should achieve at --load 0 and 1 (reported per row, never enforced)
+GOALS = {'answered_share_min': 0.99, 'latency_p95_max_ms': 33.0, 'closed_loop_to_core_ratio_max': 1.3}
 
 
 def add_parser(subparsers) -> None:
@@ -36,6 +49,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument('--frames', type=int, default=150, help='images per measurement (default 150)')
     parser.add_argument('--rate', type=float, default=30.0, help='camera frame rate [Hz] (default 30)')
     parser.add_argument('--size', type=int, default=128, help='camera image size [px] (default 128)')
+    parser.add_argument('--load', type=load_argument, default=0,
+                        help='busy processes competing for the CPU meanwhile (default 0)')
     parser.add_argument('--model', default=None, help='AEVS model (default: the shipped one)')
     parser.add_argument('--pca', default=None, help='PCA basis (default: the shipped one)')
     parser.add_argument('--json', default=None, help=f'result JSON (default {DEFAULT_OUT}/loop.json)')
@@ -48,23 +63,64 @@ def run(args) -> int:
 
     paths = model_paths(args.pca, args.model)
     results = {'benchmark': 'loop', 'machine': machine_info(), 'frames': args.frames,
-               'camera_rate_hz': args.rate, 'image_size': args.size, 'methods': {}, 'skipped': {}}
+               'camera_rate_hz': args.rate, 'image_size': args.size, 'load': args.load,
+               'warm_up': {'seconds': WARM_UP_S, 'frames': warm_up_frames(args.rate),
+                           'rule': f'frames of the first {WARM_UP_S:g} s after the servo accepted the '
+                                   'goal are sent but not counted'},
+               'goals': GOALS, 'methods': {}, 'skipped': {}}
     views = _views(args.size)
-    for method in args.methods:
-        reason = missing_model(method, paths)
-        if reason is None:
-            try:
-                results['methods'][method] = measure(method, paths.get(method), views, args.frames, args.rate)
-            except RuntimeError as exc:
-                reason = str(exc)
-        if reason:
-            results['skipped'][method] = reason
-            print(f'  skipping {method}: {reason}')
+    with busy_processes(args.load):
+        for method in args.methods:
+            reason = missing_model(method, paths)
+            if reason is None:
+                try:
+                    loop = measure(method, paths.get(method), views, args.frames, args.rate)
+                    core_step = measure_core_step(method, paths, args.size, args.frames)
+                    results['methods'][method] = summarise(loop, core_step)
+                except RuntimeError as exc:
+                    reason = str(exc)
+            if reason:
+                results['skipped'][method] = reason
+                print(f'  skipping {method}: {reason}')
     print(format_results(results))
     path = output_path(args.out, args.json, 'loop')
     write_json(results, path)
     print(f'  results: {path}')
     return 0 if results['methods'] else 1
+
+
+def warm_up_frames(rate: float) -> int:
+    return math.ceil(rate * WARM_UP_S)
+
+
+def measure_core_step(method: str, paths: dict, size: int, steps: int) -> dict:
+    """Median and p95 of ``Servo.step`` in a fresh one-thread process (bench/latency.py's measure)."""
+    from concurrent.futures import ProcessPoolExecutor
+    from multiprocessing import get_context
+
+    from . import latency, thread_environment
+
+    settings = {'steps': steps, 'threads': 1, 'size': size, 'scene': None, 'models': paths}
+    with thread_environment(1), ProcessPoolExecutor(1, mp_context=get_context('spawn')) as pool:
+        result = pool.submit(latency.measure, method, settings).result()
+    if 'skipped' in result:
+        raise RuntimeError(result['skipped'])
+    return result['step_ms']
+
+
+def summarise(loop: dict, core_step: dict) -> dict:
+    """The loop's measurements plus the headline figures and the goals each one meets."""
+    ratio = loop['closed_loop']['period_ms']['median'] / core_step['median']
+    row = {**loop,
+           'answered_share_after_warmup': loop['camera_rate']['answered_fraction'],
+           'closed_loop_rate_hz': loop['closed_loop']['rate_hz'],
+           'core_step_ms': core_step['median'],
+           'closed_loop_to_core_ratio': ratio}
+    met = {'answered': row['answered_share_after_warmup'] >= GOALS['answered_share_min'],
+           'latency_p95': row['latency_ms']['p95'] < GOALS['latency_p95_max_ms'],
+           'closed_loop_to_core': ratio <= GOALS['closed_loop_to_core_ratio_max']}
+    row['goals_met'] = {**met, 'all': all(met.values())}
+    return row
 
 
 def _views(size: int):
@@ -109,8 +165,7 @@ def measure(method: str, model: str | None, views, frames: int, rate: float) -> 
     try:
         camera = _Camera(node, *views)
         camera.start(process)
-        camera.run_at(rate, 30)  # warm-up
-        latencies, answered, elapsed = camera.run_at(rate, frames)
+        latencies, answered, elapsed = camera.run_at(rate, frames, warm_up_frames(rate))
         periods, closed_latencies = camera.closed_loop(frames)
     finally:
         executor.shutdown(timeout_sec=5.0)
@@ -183,15 +238,18 @@ class _Camera:
             time.sleep(0.1)
         raise RuntimeError('servo_node did not accept the goal image')
 
-    def run_at(self, rate: float, frames: int):
-        """Frames at ``rate`` Hz: (latencies [s] of the answered ones, answered count, elapsed s)."""
+    def run_at(self, rate: float, frames: int, warm_up: int):
+        """``warm_up`` then ``frames`` frames at ``rate`` Hz, one stream (a pause could trip the
+        stale-camera watchdog); of the counted frames: (latencies [s] of the answered ones,
+        answered count, elapsed s)."""
         stamps, started = [], time.monotonic()
-        for index in range(frames):
+        for index in range(warm_up + frames):
             time.sleep(max(0.0, started + index / rate - time.monotonic()))
             stamps.append(self.publish())
-        elapsed = time.monotonic() - started
-        time.sleep(ANSWER_TIMEOUT_S / 2)
+        elapsed = time.monotonic() - started - warm_up / rate
+        stamps = stamps[warm_up:]
         with self.changed:
+            self.changed.wait_for(lambda: all(s in self.answers for s in stamps), ANSWER_TIMEOUT_S)
             latencies = [(self.answers[s] - s) * 1e-9 for s in stamps if s in self.answers]
         return latencies, len(latencies), elapsed
 
@@ -225,13 +283,22 @@ def _stats(values, scale: float) -> dict:
 
 
 def format_results(results: dict) -> str:
+    goals = results['goals']
     lines = [f"servo loop through ROS ({results['image_size']}x{results['image_size']} images, "
-             f"camera at {results['camera_rate_hz']:g} Hz, {results['frames']} frames per measurement)",
-             f"  {'method':<6} {'latency median':>15} {'p95':>9} {'rate @camera':>13} {'answered':>9} "
-             f"{'closed loop':>12} {'closed p95 latency':>19}"]
+             f"camera at {results['camera_rate_hz']:g} Hz, {results['frames']} frames per measurement "
+             f"after {results['warm_up']['frames']} warm-up frames, {results['load']} busy process(es))",
+             f"  goals: answered >= {goals['answered_share_min']:.0%}, p95 latency < "
+             f"{goals['latency_p95_max_ms']:g} ms, closed-loop period / core step <= "
+             f"{goals['closed_loop_to_core_ratio_max']:g}",
+             f"  {'method':<6} {'answered':>9} {'latency median':>15} {'p95':>9} {'rate @camera':>13} "
+             f"{'closed loop':>12} {'core step':>10} {'closed/core':>12}  goals (answered, p95, ratio)"]
     for method, r in results['methods'].items():
+        met = r['goals_met']
+        verdicts = ', '.join('pass' if met[key] else 'FAIL' for key in ('answered', 'latency_p95',
+                                                                        'closed_loop_to_core'))
         lines.append(
-            f"  {method:<6} {r['latency_ms']['median']:>12.1f} ms {r['latency_ms']['p95']:>6.1f} ms "
-            f"{r['camera_rate']['rate_hz']:>10.1f} Hz {r['camera_rate']['answered_fraction']:>8.0%} "
-            f"{r['closed_loop']['rate_hz']:>9.1f} Hz {r['closed_loop']['latency_ms']['p95']:>16.1f} ms")
+            f"  {method:<6} {r['answered_share_after_warmup']:>9.1%} {r['latency_ms']['median']:>12.1f} ms "
+            f"{r['latency_ms']['p95']:>6.1f} ms {r['camera_rate']['rate_hz']:>10.1f} Hz "
+            f"{r['closed_loop_rate_hz']:>9.1f} Hz {r['core_step_ms']:>7.2f} ms "
+            f"{r['closed_loop_to_core_ratio']:>11.2f}x  {verdicts}")
     return '\n'.join(lines)

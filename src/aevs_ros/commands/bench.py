@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 
 # In the order `aevs bench --help` lists them.
-BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "loop")
+BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "loop", "soak")
 
 DESCRIPTION = """\
 Benchmarks of the feature families (dvs, pca, dct, aevs) in simulation. Each prints its
@@ -18,6 +18,8 @@ examples:
   aevs bench latency --methods dvs,dct,pca           # per-step time of the servo loop
   aevs bench table1 --cases 50 --methods dvs,pca,dct # the paper's Table I on 50+50 cases
   aevs bench landscape                               # the paper's Fig. 3 cost landscapes
+  aevs bench loop --load 1                           # servo_node through ROS, one busy process beside it
+  aevs bench soak --runs 20 --method aevs            # the sim graph 20 times: outcomes, faults
 """
 
 
