@@ -15,6 +15,9 @@ from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
 
 ZERO_TWIST = np.zeros(6)
+#: a goal whose interaction matrix has sigma_min / sigma_max below this cannot constrain the six
+#: degrees of freedom (a uniform or one-directional image); scenes seen here give 1e-3 to 2e-2
+MIN_GOAL_INVERSE_CONDITION = 1e-6
 
 
 class ServoState(IntEnum):
@@ -70,6 +73,7 @@ class ServoCommand:
     iteration: int
     error_norm: float = float("nan")  #: |s - s*|
     reason: str = ""
+    features: np.ndarray | None = None  #: s of the step's image, when the step computed it
 
 
 @dataclass
@@ -90,9 +94,16 @@ class Servo:
         return self.goal is not None
 
     def set_goal(self, image: np.ndarray) -> None:
-        """Make ``image`` the goal view (raises AevsError if it is unusable; the old goal stays)."""
-        goal = self.feature.compute(image, with_interaction=self.config.interaction.uses_desired)
+        """Make ``image`` the goal view (raises AevsError if it is unusable; the old goal stays).
+
+        L* is always computed, to refuse a goal that cannot constrain the camera (a uniform
+        image drives the camera anywhere without ever diverging), and kept only if the law reads it.
+        """
+        goal = self.feature.compute(image, with_interaction=True)
         _check_finite(goal, "goal image")
+        _check_constrains_motion(goal.L)
+        if not self.config.interaction.uses_desired:
+            goal = FeatureSample(goal.s, None)
         self.goal, self.goal_image = goal, image
         self.state, self.iteration = ServoState.SERVOING, 0
         self._last_error, self._growing_steps = np.inf, 0
@@ -156,12 +167,23 @@ class Servo:
                      or step_r > self.config.disturbance_factor * self.config.convergence_rotation)
         if at_goal or (self.state is ServoState.CONVERGED and not disturbed):
             self.state = ServoState.CONVERGED
-            return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, error_norm, "at the goal")
+            return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, error_norm, "at the goal",
+                                current.s)
         self.state = ServoState.SERVOING
         velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
-        return ServoCommand(velocity, self.state, self.iteration, error_norm)
+        return ServoCommand(velocity, self.state, self.iteration, error_norm, features=current.s)
 
 
 def _check_finite(sample: FeatureSample, what: str) -> None:
     if not np.isfinite(sample.s).all() or (sample.L is not None and not np.isfinite(sample.L).all()):
         raise AevsError(f"{what} hold NaN or infinite values")
+
+
+def _check_constrains_motion(interaction: np.ndarray) -> None:
+    singular_values = np.linalg.svd(interaction, compute_uv=False)
+    largest = float(singular_values[0]) if singular_values.size else 0.0
+    ratio = float(singular_values[-1]) / largest if largest > 0 else 0.0
+    if ratio < MIN_GOAL_INVERSE_CONDITION:
+        raise AevsError(f"goal image has too little texture to servo on: its interaction matrix is "
+                        f"rank-deficient (sigma_min/sigma_max {ratio:.1e} < {MIN_GOAL_INVERSE_CONDITION:g}; "
+                        "a uniform or one-directional image)")

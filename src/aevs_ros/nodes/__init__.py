@@ -7,6 +7,7 @@ callbacks do message -> NumPy -> one core call -> message. :func:`run` is the co
 """
 from __future__ import annotations
 
+import faulthandler
 import os
 import signal
 import sys
@@ -17,6 +18,13 @@ from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescri
 
 JOIN_TIMEOUT_S = 5.0
 SIGNAL_CHECK_PERIOD_S = 0.1
+#: a node still tearing down this long after a stop request exits at once [s]
+TEARDOWN_DEADLINE_S = 2.0
+#: environment variable choosing the executor of every node (for `aevs bench loop --executor`):
+#: multi (default: a MultiThreadedExecutor, single-threaded where a node asks for one thread),
+#: single (SingleThreadedExecutor) or events (rclpy's experimental EventsExecutor)
+EXECUTOR_VARIABLE = 'AEVS_EXECUTOR'
+EXECUTORS = ('multi', 'single', 'events')
 
 
 @dataclass(frozen=True)
@@ -72,7 +80,8 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
     A node that cannot start (bad parameters, missing model) logs why and returns 2.
     """
     import rclpy
-    from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor, SingleThreadedExecutor
+    from rclpy.exceptions import ParameterException
+    from rclpy.executors import ExternalShutdownException
     from rclpy.signals import SignalHandlerOptions
 
     from ..core.errors import AevsError
@@ -89,18 +98,19 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
 
     def request_stop(_signum, _frame):
         stop_requested.set()
+        _exit_if_teardown_hangs()
         for stop_signal in stop_signals:
             signal.signal(stop_signal, signal.default_int_handler)
 
     for stop_signal in stop_signals:
         signal.signal(stop_signal, request_stop)
-    node = None
-    executor = MultiThreadedExecutor(num_threads=num_threads) if num_threads > 1 else SingleThreadedExecutor()
+    node = executor = None
     try:
         try:
+            executor = make_executor(os.environ.get(EXECUTOR_VARIABLE, ''), num_threads)
             node = make_node()
-        except (AevsError, ValueError) as exc:
-            print(f'[FATAL] {os.path.basename(sys.argv[0])}: refusing to start: {exc}', file=sys.stderr)
+        except (AevsError, ValueError, ParameterException) as exc:
+            print(f'[FATAL] {os.path.basename(sys.argv[0])}: refusing to start: {_one_line(exc)}', file=sys.stderr)
             return 2
         executor.add_node(node)
         done = getattr(node, 'done', None)
@@ -112,12 +122,44 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         return int(getattr(node, 'exit_code', 0))
     finally:
+        _exit_if_teardown_hangs()
         if node is not None and hasattr(node, 'stop'):
             node.stop()
-        stop_executor(executor)
+        if executor is not None:
+            stop_executor(executor)
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+
+
+def _exit_if_teardown_hangs() -> None:
+    """Exit hard, with every thread's stack on stderr, if teardown outlasts TEARDOWN_DEADLINE_S.
+
+    faulthandler's watchdog is a C thread: it fires even when the main thread is stuck in
+    middleware C code that never returns to Python (a node that ignored SIGINT and SIGTERM
+    under `ros2 launch` had to be killed).
+    """
+    faulthandler.dump_traceback_later(TEARDOWN_DEADLINE_S, exit=True)
+
+
+def make_executor(kind: str, num_threads: int):
+    """The executor ``kind`` (one of EXECUTORS; '' = multi) with ``num_threads`` for multi."""
+    from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
+
+    kind = kind or 'multi'
+    if kind not in EXECUTORS:
+        raise ValueError(f'{EXECUTOR_VARIABLE}={kind!r}: choose one of {", ".join(EXECUTORS)}')
+    if kind == 'events':
+        from rclpy.experimental import EventsExecutor
+        return EventsExecutor()
+    if kind == 'single' or num_threads <= 1:
+        return SingleThreadedExecutor()
+    return MultiThreadedExecutor(num_threads=num_threads)
+
+
+def _one_line(exc: Exception) -> str:
+    """rclpy's parameter errors span several lines: keep the sentence that says what is wrong."""
+    return ' '.join(str(exc).split())
 
 
 def stop_executor(executor, timeout: float = JOIN_TIMEOUT_S) -> None:

@@ -1,43 +1,48 @@
-"""servo_node: the visual servo of the core (core.servo.Servo) on ROS topics, services, an action.
+"""servo_node: the visual servo of the core on ROS topics, services and an action.
 
-Each camera image -> grey float image adapted to the feature's input size -> ``Servo.step`` ->
+A thin adapter around core.servo_loop.ServoLoop, which owns the servo on its own thread: the
+image callback only puts the newest frame in the loop's one-slot mailbox; goals, pause and
+parameter changes are queued to the loop and answered through futures. Each step publishes
 ``/servo/twist`` (camera optical frame, stamped with the image's stamp) and ``/servo/status``.
-Only the newest image is processed: the image subscription keeps one message and runs in its
-own mutually exclusive callback group, so services, the action and the stale-camera watchdog
-stay responsive while a step computes. Every fault (unusable image, stale camera, diverging
-servo) publishes a zero twist and says why in the status; the node recovers when good images
-come back.
+Every fault (unusable image or goal, stale camera, a step overrunning ``step_timeout``,
+diverging servo) publishes a zero twist and says why in the status; the node recovers when
+good images come back.
 """
 from __future__ import annotations
 
-import threading
-import time
-from dataclasses import fields
-from pathlib import Path
+import os
 
-import cv2
-import numpy as np
-from aevs_msgs.action import ServoToImage
-from aevs_msgs.msg import ServoStatus
-from aevs_msgs.srv import SetGoalImage
-from geometry_msgs.msg import Twist, TwistStamped
-from rcl_interfaces.msg import SetParametersResult
-from rclpy.action import ActionServer, CancelResponse, GoalResponse
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup, ReentrantCallbackGroup
-from rclpy.node import Node
-from rclpy.qos import QoSProfile, qos_profile_sensor_data
-from sensor_msgs.msg import CameraInfo, Image
-from std_msgs.msg import Header
-from std_srvs.srv import SetBool
+# Before torch loads (aevs): idle OpenMP workers sleep instead of spinning, so a torch thread
+# pool cannot starve this process's ROS threads or the other nodes of their cores.
+os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
-from ..core.camera import DEFAULT_FOCAL_PER_WIDTH, PinholeCamera
-from ..core.control import InteractionChoice
-from ..core.errors import AevsError, InvalidImageError, ModelError
-from ..core.features.base import FEATURE_FAMILIES, Feature, make_feature
-from ..core.servo import Servo, ServoCommand, ServoConfig, ServoState
-from ..resources import default_model_path
-from . import Param, check_choice, declare, run
-from .image_conversions import gray_to_image_msg, image_to_gray
+import threading  # noqa: E402
+from dataclasses import fields  # noqa: E402
+
+import numpy as np  # noqa: E402
+from aevs_msgs.action import ServoToImage  # noqa: E402
+from aevs_msgs.msg import ServoStatus  # noqa: E402
+from aevs_msgs.srv import SetGoalImage  # noqa: E402
+from geometry_msgs.msg import Twist, TwistStamped  # noqa: E402
+from rcl_interfaces.msg import SetParametersResult  # noqa: E402
+from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
+from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from rclpy.node import Node  # noqa: E402
+from rclpy.qos import QoSProfile, qos_profile_sensor_data  # noqa: E402
+from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
+from std_msgs.msg import Header  # noqa: E402
+from std_srvs.srv import SetBool  # noqa: E402
+
+from ..core.camera import PinholeCamera  # noqa: E402
+from ..core.control import InteractionChoice  # noqa: E402
+from ..core.errors import AevsError  # noqa: E402
+from ..core.features.base import FEATURE_FAMILIES, Feature  # noqa: E402
+from ..core.servo import ServoCommand, ServoConfig, ServoState  # noqa: E402
+from ..core.servo_loop import LoopTimings, ServoLoop  # noqa: E402
+from ..core.servo_session import ServoSession, SessionConfig  # noqa: E402
+from ..resources import default_model_path  # noqa: E402
+from . import Param, check_choice, declare, run  # noqa: E402
+from .image_conversions import gray_to_image_msg, image_to_gray  # noqa: E402
 
 _CONFIG = ServoConfig()
 PARAMETERS = (
@@ -74,10 +79,15 @@ PARAMETERS = (
           'On a small CPU, 1 leaves a core to the camera and robot nodes', read_only=True, low=0, high=256),
     Param('image_timeout', 0.5, 'FAULT (zero twist) when no camera image arrived for this long [s]',
           low=1e-3, high=3600.0),
+    Param('step_timeout', 0.5, 'zero twist and FAULT when one servo step runs longer than this; its twist '
+          'is dropped [s]', low=1e-3, high=3600.0),
     Param('publish_debug_images', True, 'publish servo/debug_image and servo/reconstruction to subscribers'),
+    Param('debug_image_rate', 2.0, 'at most this many debug and reconstruction images per second [Hz]',
+          low=0.01, high=1000.0),
 )
 STRUCTURAL = {param.name for param in PARAMETERS if param.read_only}
-HEARTBEAT_S = 1.0  # status period while no image drives the loop
+#: how long a service or the action waits for the servo loop to take a request [s]
+ANSWER_TIMEOUT_S = 5.0
 
 
 def servo_config(values: dict) -> ServoConfig:
@@ -85,249 +95,138 @@ def servo_config(values: dict) -> ServoConfig:
     return ServoConfig(**{f.name: values[f.name] for f in fields(ServoConfig)})
 
 
-def fit_image(image: np.ndarray, camera: PinholeCamera, shape,
-              what: str = 'camera image') -> tuple[np.ndarray, PinholeCamera]:
-    """Centre-crop ``image`` to the aspect ratio of ``shape`` (h, w), then resize it to ``shape``.
+def loop_timings(values: dict) -> LoopTimings:
+    return LoopTimings(image_timeout=values['image_timeout'], step_timeout=values['step_timeout'],
+                       debug_period=1.0 / values['debug_image_rate'] if values['publish_debug_images'] else 0.0)
 
-    Returns the image and its camera; raises InvalidImageError if the image is smaller.
-    """
-    height, width = shape
-    if image.shape == (height, width):
-        return image, camera
-    rows, cols = image.shape
-    if rows < height or cols < width:
-        raise InvalidImageError(f'{what} {cols}x{rows} is smaller than the servo input {width}x{height}: '
-                                'cannot adapt it (set input_width/input_height, or use another camera mode)')
-    crop_w, crop_h = min(cols, round(rows * width / height)), min(rows, round(cols * height / width))
-    left, top = (cols - crop_w) // 2, (rows - crop_h) // 2
-    image = image[top:top + crop_h, left:left + crop_w]
-    resized = cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
-    return resized, camera.center_crop(crop_w, crop_h).scaled(width, height)
+
+def session_config(values: dict) -> SessionConfig:
+    width, height = values['input_width'], values['input_height'] or values['input_width']
+    return SessionConfig(
+        method=values['method'],
+        model_path=values['model_path'] or default_model_path(values['method']),
+        depth=values['depth'], feature_dim=values['feature_dim'],
+        input_shape=(height, width) if width else None,
+        camera_fallback=tuple(values['camera_fallback']), servo=servo_config(values))
+
+
+def camera_from_info(msg: CameraInfo) -> PinholeCamera:
+    """The intrinsics of a CameraInfo (AevsError if it holds none usable)."""
+    return PinholeCamera.from_camera_info({'k': msg.k, 'width': msg.width, 'height': msg.height})
 
 
 class ServoNode(Node):
     def __init__(self, **kwargs):
         super().__init__('servo_node', **kwargs)
         self.params = declare(self, PARAMETERS)
-        self.config = servo_config(self.params)
-        self.model_path = self.params['model_path'] or default_model_path(self.params['method'])
-        if self.params['method'] in ('pca', 'aevs'):
-            if self.model_path is None or not Path(self.model_path).expanduser().is_file():
-                raise ModelError(f"method {self.params['method']} needs a model file: model_path "
-                                 f"{self.params['model_path'] or '(the shipped default)'} does not exist")
         if self.params['compute_threads'] and self.params['method'] == 'aevs':
             import torch
 
             torch.set_num_threads(self.params['compute_threads'])
-        self.input_shape = self._model_input_shape()
-        self.lock = threading.RLock()  # guards servo, camera and the latest frame
-        self.servo: Servo | None = None
-        self.paused = False
-        self.info_camera = None  # from the latest camera_info
-        self.frame = None  # (adapted image, header) of the latest good camera image
-        self.last_image_time = None  # monotonic receive time
-        self.last_command = ServoCommand(np.zeros(6), ServoState.IDLE, 0, reason='waiting for camera images')
-        self.last_publish = 0.0
-        self.stale = False
-        self.action_token = None
+        session = ServoSession(session_config(self.params), log=self.get_logger().info)  # loads the model
+        self.frame_id = 'camera_optical_frame'  # of the latest image, for messages outside a step
+        self.goal_generation = 0  # counts goals: an action ends when a newer goal replaces its own
         self.stopping = threading.Event()
-        self.changed = threading.Condition()
-        control, watchdog, action = (MutuallyExclusiveCallbackGroup(), MutuallyExclusiveCallbackGroup(),
-                                     ReentrantCallbackGroup())
+        group = ReentrantCallbackGroup()  # every callback is short and thread-safe
         latest = QoSProfile(depth=1, reliability=qos_profile_sensor_data.reliability,
                             durability=qos_profile_sensor_data.durability)
-        self.create_subscription(Image, 'camera/image_raw', self.on_image, latest, callback_group=control)
-        self.create_subscription(CameraInfo, 'camera/camera_info', self.on_camera_info, qos_profile_sensor_data)
         self.twist_pub = self.create_publisher(TwistStamped, 'servo/twist', 1)
         self.status_pub = self.create_publisher(ServoStatus, 'servo/status', 10)
         self.debug_pub = self.create_publisher(Image, 'servo/debug_image', qos_profile_sensor_data)
         self.reconstruction_pub = self.create_publisher(Image, 'servo/reconstruction', qos_profile_sensor_data)
-        self.create_service(SetGoalImage, 'set_goal_image', self.on_set_goal)
-        self.create_service(SetBool, 'servo/pause', self.on_pause)
+        self.loop = ServoLoop(session, image_to_gray, self.publish, self.publish_debug, loop_timings(self.params),
+                              log=self.get_logger().error)
+        self.create_subscription(Image, 'camera/image_raw', self.on_image, latest, callback_group=group)
+        self.create_subscription(CameraInfo, 'camera/camera_info', self.on_camera_info, qos_profile_sensor_data,
+                                 callback_group=group)
+        self.create_service(SetGoalImage, 'set_goal_image', self.on_set_goal, callback_group=group)
+        self.create_service(SetBool, 'servo/pause', self.on_pause, callback_group=group)
         self.action_server = ActionServer(
-            self, ServoToImage, 'servo_to_image', self.execute_action, callback_group=action,
+            self, ServoToImage, 'servo_to_image', self.execute_action, callback_group=group,
             goal_callback=lambda _: GoalResponse.ACCEPT, cancel_callback=lambda _: CancelResponse.ACCEPT)
-        self.create_timer(0.05, self.watchdog, callback_group=watchdog)
         self.add_on_set_parameters_callback(self.on_set_parameters)
-        self.get_logger().info(f"servo_node ready: method {self.params['method']}, gain {self.config.gain}")
+        self.loop.start()
+        self.get_logger().info(f"servo_node ready: method {self.params['method']}, gain {self.params['gain']}")
 
-    # -- camera images ---------------------------------------------------------------------------
+    # -- inputs: hand the loop its work ------------------------------------------------------------
+    def on_image(self, msg: Image):
+        self.frame_id = msg.header.frame_id or self.frame_id
+        self.loop.put_frame(msg)
+
     def on_camera_info(self, msg: CameraInfo):
         try:
-            info = {'k': msg.k, 'width': msg.width, 'height': msg.height}
-            self.info_camera = PinholeCamera.from_camera_info(info)
+            self.loop.set_camera_info(camera_from_info(msg))
         except AevsError as exc:
             self.get_logger().warning(f'ignoring camera_info: {exc}', throttle_duration_sec=5.0)
 
-    def on_image(self, msg: Image):
-        self.last_image_time, self.stale = time.monotonic(), False
-        with self.lock:
-            try:
-                image = self.adapt(image_to_gray(msg))
-                self.frame = (image, msg.header)
-                command = self.ensure_servo().step(image)
-            except AevsError as exc:
-                command = self.fault(str(exc))
-            self.publish(command, msg.header)
-        if command.state is not ServoState.FAULT and self.params['publish_debug_images']:
-            self.publish_debug(image, msg.header)
+    def set_goal(self, image: Image, info: CameraInfo) -> str:
+        """Goal from an image (empty = the current frame) and its camera_info (empty = ours).
 
-    def camera_for(self, shape, what: str) -> PinholeCamera:
-        """Intrinsics of an image of ``shape``: camera_info's, else the camera_fallback parameter."""
-        info = self.info_camera
-        if info is not None:
-            if info.shape != shape:
-                raise InvalidImageError(f'{what} is {shape[1]}x{shape[0]} but camera_info says '
-                                        f'{info.width}x{info.height}')
-            return info
-        fx, fy, cx, cy = self.params['camera_fallback']
-        if fx > 0 and fy > 0:
-            return PinholeCamera(shape[1], shape[0], fx, fy, cx, cy)
-        focal = DEFAULT_FOCAL_PER_WIDTH * shape[1]
-        return PinholeCamera(shape[1], shape[0], focal, focal, (shape[1] - 1) / 2, (shape[0] - 1) / 2)
+        Returns the confirmation; raises AevsError or TimeoutError with the refusal.
+        """
+        current = image.height == 0 or len(image.data) == 0
+        gray = None if current else image_to_gray(image)
+        camera = camera_from_info(info) if info.width else None
 
-    def adapt(self, image: np.ndarray, what: str = 'camera image') -> np.ndarray:
-        """The camera image at the feature's input size; (re)builds the feature for its camera."""
-        if not np.isfinite(image).all():
-            raise InvalidImageError(f'{what} holds NaN or infinite values')
-        if self.input_shape is None:
-            self.input_shape = image.shape
-        image, camera = fit_image(image, self.camera_for(image.shape, what), self.input_shape, what)
-        if self.servo is None or self.servo.feature.camera != camera:
-            self.build_servo(camera)
-        return image
+        def make_goal(session: ServoSession) -> ServoCommand:
+            if current and self.loop.camera_is_stale:
+                raise AevsError('no current camera frame to use as the goal (no image received, or stale)')
+            command = session.set_goal(gray, camera)
+            self.goal_generation += 1
+            return command
 
-    def build_servo(self, camera: PinholeCamera):
-        old, dim = self.servo, self.params['feature_dim']
-        feature = make_feature(self.params['method'], camera, self.params['depth'], model_path=self.model_path,
-                               **({'dim': dim} if dim else {}))
-        self.servo = Servo(feature, self.config)
-        self.get_logger().info(f'{feature.name}: {feature.dim} features of {camera.width}x{camera.height} images '
-                               f'(fx {camera.fx:.1f}, fy {camera.fy:.1f}, cx {camera.cx:.1f}, cy {camera.cy:.1f})')
-        if old is not None and old.goal_image is not None:  # the camera changed: keep the goal
-            self.servo.set_goal(old.goal_image)
-        self.servo.pause(self.paused)
-
-    def ensure_servo(self) -> Servo:
-        if self.servo is None:
-            raise AevsError('no camera image yet: the servo does not know its camera')
-        return self.servo
-
-    def fault(self, reason: str) -> ServoCommand:
-        self.get_logger().warning(f'FAULT: {reason}', throttle_duration_sec=2.0)
-        if self.servo is None:
-            return ServoCommand(np.zeros(6), ServoState.FAULT, 0, reason=reason)
-        command = self.servo.fault(reason)
-        self.servo.pause(self.paused)  # a fault never un-pauses
-        return command
-
-    # -- outputs ---------------------------------------------------------------------------------
-    def publish(self, command: ServoCommand, header):
-        """Twist and status of one step (call with the lock held)."""
-        velocity = _twist(command.velocity)
-        self.twist_pub.publish(TwistStamped(header=header, twist=velocity))
-        self.status_pub.publish(ServoStatus(
-            header=header, method=self.params['method'], iteration=command.iteration,
-            feature_error_norm=float(command.error_norm), velocity=velocity, state=int(command.state),
-            state_name=command.state.name, reason=command.reason))
-        self.last_publish = time.monotonic()
-        with self.changed:
-            self.last_command = command
-            self.changed.notify_all()
-
-    def publish_now(self, command: ServoCommand):
-        """Twist and status stamped now, outside the image loop (faults, goal, pause)."""
-        frame_id = self.frame[1].frame_id if self.frame else 'camera_optical_frame'
-        self.publish(command, Header(stamp=self.get_clock().now().to_msg(), frame_id=frame_id))
-
-    def publish_debug(self, image: np.ndarray, header):
-        servo = self.servo
-        if servo is None or servo.goal_image is None:
-            return
-        if self.debug_pub.get_subscription_count():
-            difference = np.clip(0.5 + 0.5 * (image - servo.goal_image), 0.0, 1.0)
-            self.debug_pub.publish(gray_to_image_msg(difference, header.stamp, header.frame_id))
-        if self.reconstruction_pub.get_subscription_count() and _can_reconstruct(servo.feature):
-            features = servo.feature.compute(image, with_interaction=False).s
-            reconstruction = np.clip(servo.feature.reconstruct(features), 0.0, 1.0)
-            self.reconstruction_pub.publish(gray_to_image_msg(reconstruction, header.stamp, header.frame_id))
-
-    def watchdog(self):
-        """Stale camera -> FAULT and zero twist; a status heartbeat while no image drives the loop."""
-        now = time.monotonic()
-        with self.lock:
-            if self.last_image_time is not None and now - self.last_image_time > self.params['image_timeout']:
-                if not self.stale or now - self.last_publish > HEARTBEAT_S:
-                    self.stale = True
-                    age = now - self.last_image_time
-                    self.publish_now(self.fault(f'stale camera: no image for {age:.2f} s '
-                                                f"(image_timeout {self.params['image_timeout']} s)"))
-            elif now - self.last_publish > HEARTBEAT_S:
-                state = self.servo.state if self.servo else ServoState.IDLE
-                reason = 'waiting for camera images' if self.last_image_time is None else ''
-                self.publish_now(ServoCommand(np.zeros(6), state, self.last_command.iteration, reason=reason))
-
-    # -- goal, pause, action -----------------------------------------------------------------------
-    def set_goal(self, msg: Image) -> tuple[bool, str]:
-        """Goal from an image message; an empty one means the current camera frame."""
-        with self.lock:
-            try:
-                if msg.height == 0 or len(msg.data) == 0:
-                    if self.frame is None or self.stale:
-                        return False, 'no current camera frame to use as the goal (no image received, or stale)'
-                    image = self.frame[0]
-                else:  # at the servo's input size already, or a camera image to adapt
-                    image = image_to_gray(msg)
-                    if self.servo is None or image.shape != self.servo.feature.camera.shape:
-                        image = self.adapt(image, 'goal image')
-                self.ensure_servo().set_goal(image)
-            except AevsError as exc:
-                return False, f'goal refused: {exc}'
-            self.servo.pause(self.paused)
-            self.action_token = None  # a new goal ends a running action
-            self.publish_now(ServoCommand(np.zeros(6), self.servo.state, 0, reason='new goal image'))
-        return True, 'goal set' + (' (paused: resume with servo/pause false)' if self.paused else '')
+        self.loop.call(make_goal, ANSWER_TIMEOUT_S)
+        paused = self.loop.session.paused
+        return 'goal set' + (' (paused: resume with servo/pause false)' if paused else '')
 
     def on_set_goal(self, request, response):
-        response.success, response.message = self.set_goal(request.image)
+        try:
+            response.success, response.message = True, self.set_goal(request.image, request.camera_info)
+        except (AevsError, TimeoutError) as exc:
+            response.success, response.message = False, f'goal refused: {exc}'
         self.get_logger().info(f'set_goal_image: {response.message}')
         return response
 
     def on_pause(self, request, response):
-        with self.lock:
-            self.paused = bool(request.data)
-            if self.servo is not None:
-                self.servo.pause(self.paused)
-            state = self.servo.state if self.servo else (ServoState.PAUSED if self.paused else ServoState.IDLE)
-            self.publish_now(ServoCommand(np.zeros(6), state, self.last_command.iteration,
-                                          reason='paused' if self.paused else 'resumed'))
-        response.success, response.message = True, 'paused' if self.paused else 'resumed'
+        paused = bool(request.data)
+        try:
+            self.loop.call(lambda session: session.pause(paused), ANSWER_TIMEOUT_S)
+            response.success, response.message = True, 'paused' if paused else 'resumed'
+        except TimeoutError as exc:
+            response.success, response.message = False, str(exc)
         return response
 
-    def stop_servo(self, reason: str):
-        """Forget the goal (IDLE, zero twist), keeping the feature."""
-        with self.lock:
-            if self.servo is not None:
-                self.servo = Servo(self.servo.feature, self.config)
-                self.servo.pause(self.paused)
-            self.publish_now(ServoCommand(np.zeros(6), ServoState.IDLE, 0, reason=reason))
+    def on_set_parameters(self, parameters) -> SetParametersResult:
+        changes = {p.name: p.value for p in parameters if p.name not in STRUCTURAL}
+        try:
+            for param in PARAMETERS:
+                if param.name in changes:
+                    check_choice(param, changes[param.name])
+            values = {**self.params, **changes}
+            config, timings = servo_config(values), loop_timings(values)
+        except (AevsError, ValueError) as exc:
+            return SetParametersResult(successful=False, reason=str(exc))
+        self.params.update(changes)
+        self.loop.set_timings(timings)
+        self.loop.submit(lambda session: session.reconfigure(config))  # applied before the next step
+        return SetParametersResult(successful=True)
 
+    # -- the action --------------------------------------------------------------------------------
     def execute_action(self, goal_handle):
-        ok, message = self.set_goal(goal_handle.request.image)
-        if not ok:
+        seen, _ = self.loop.wait_published(-1, 0.0)
+        try:
+            self.set_goal(goal_handle.request.image, goal_handle.request.camera_info)
+        except (AevsError, TimeoutError) as exc:
             goal_handle.abort()
-            return ServoToImage.Result(converged=False, reason=message)
-        token = self.action_token = object()
-        reported = None
+            return ServoToImage.Result(converged=False, reason=f'goal refused: {exc}')
+        generation, reported = self.goal_generation, None
         while True:
-            with self.changed:
-                self.changed.wait(0.1)
-                command = self.last_command
+            seen, command = self.loop.wait_published(seen, 0.1)
             if goal_handle.is_cancel_requested or self.stopping.is_set():
-                self.stop_servo('servo_to_image cancelled')
+                self.loop.submit(lambda session: session.stop('servo_to_image cancelled'))
                 goal_handle.canceled()
                 return _result(command, 'cancelled')
-            if self.action_token is not token:
+            if self.goal_generation != generation:
                 goal_handle.abort()
                 return _result(command, 'goal replaced by a newer one')
             if (command.iteration, command.state) != reported:
@@ -339,46 +238,43 @@ class ServoNode(Node):
                 goal_handle.succeed()
                 return _result(command, 'converged', converged=True)
             if command.state is ServoState.FAULT:
-                self.stop_servo(f'servo_to_image aborted: {command.reason}')
+                reason = command.reason
+                self.loop.submit(lambda session: session.stop(f'servo_to_image aborted: {reason}'))
                 goal_handle.abort()
-                return _result(command, f'fault: {command.reason}')
+                return _result(command, f'fault: {reason}')
+
+    # -- outputs (called on the loop and guard threads) ----------------------------------------------
+    def publish(self, command: ServoCommand, image: Image | None):
+        """Twist and status of one command, stamped with the image it answers (else now)."""
+        header = image.header if image is not None else Header(
+            stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
+        velocity = _twist(command.velocity)
+        self.twist_pub.publish(TwistStamped(header=header, twist=velocity))
+        self.status_pub.publish(ServoStatus(
+            header=header, method=self.params['method'], iteration=command.iteration,
+            feature_error_norm=float(command.error_norm), velocity=velocity, state=int(command.state),
+            state_name=command.state.name, reason=command.reason))
+        if command.state is ServoState.FAULT:
+            self.get_logger().warning(f'FAULT: {command.reason}', throttle_duration_sec=2.0)
+
+    def publish_debug(self, command: ServoCommand, image: np.ndarray, session: ServoSession, frame: Image):
+        """I - I* and the image the features stand for, from what the step computed."""
+        stamp, frame_id = frame.header.stamp, frame.header.frame_id
+        if session.goal is not None and self.debug_pub.get_subscription_count():
+            difference = np.clip(0.5 + 0.5 * (image - session.goal.image), 0.0, 1.0)
+            self.debug_pub.publish(gray_to_image_msg(difference, stamp, frame_id))
+        feature = session.feature
+        if (command.features is not None and self.reconstruction_pub.get_subscription_count()
+                and type(feature).reconstruct is not Feature.reconstruct):
+            reconstruction = np.clip(feature.reconstruct(command.features), 0.0, 1.0)
+            self.reconstruction_pub.publish(gray_to_image_msg(reconstruction, stamp, frame_id))
 
     def stop(self):
-        """End running actions (called before the executor shuts down)."""
+        """End actions and the loop, then a last zero twist (before the executor shuts down)."""
         self.stopping.set()
-
-    # -- parameters --------------------------------------------------------------------------------
-    def on_set_parameters(self, parameters) -> SetParametersResult:
-        changes = {p.name: p.value for p in parameters if p.name not in STRUCTURAL}
-        try:
-            for param in PARAMETERS:
-                if param.name in changes:
-                    check_choice(param, changes[param.name])
-            config = servo_config({**self.params, **changes})
-        except (AevsError, ValueError) as exc:
-            return SetParametersResult(successful=False, reason=str(exc))
-        with self.lock:
-            self.params.update(changes)
-            self.config = config
-            if self.servo is not None:
-                self.servo.reconfigure(config)
-        return SetParametersResult(successful=True)
-
-    def _model_input_shape(self):
-        """(h, w) from input_width/height, else the model's input size, else None (the camera's)."""
-        if self.params['input_width'] and self.params['input_height']:
-            return self.params['input_height'], self.params['input_width']
-        if self.params['method'] == 'aevs' and self.model_path is not None:
-            from ..core.features.autoencoder import model_input_size  # also: torch imported at start
-            size = model_input_size(self.model_path)
-            return (size, size) if size else None
-        if self.params['method'] == 'pca' and self.model_path is not None:
-            try:
-                with np.load(self.model_path) as archive:
-                    return tuple(int(n) for n in archive['image_size'])
-            except (OSError, KeyError, ValueError):
-                return None  # make_feature reports the unusable file
-        return None
+        if not self.loop.close():
+            self.get_logger().error('the servo loop is stuck in a step; exiting without it')
+        self.publish(ServoCommand(np.zeros(6), ServoState.IDLE, 0, reason='servo_node stopped'), None)
 
 
 def _twist(velocity) -> Twist:
@@ -391,10 +287,6 @@ def _twist(velocity) -> Twist:
 def _result(command: ServoCommand, reason: str, converged: bool = False) -> ServoToImage.Result:
     return ServoToImage.Result(converged=converged, iterations=command.iteration,
                                final_feature_error=float(command.error_norm), reason=reason)
-
-
-def _can_reconstruct(feature: Feature) -> bool:
-    return type(feature).reconstruct is not Feature.reconstruct
 
 
 def main(args=None) -> int:

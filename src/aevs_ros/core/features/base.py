@@ -71,6 +71,24 @@ class ImageMapping(Feature):
 
 
 FEATURE_FAMILIES = ("dvs", "pca", "dct", "aevs")
+#: the families that servo with a model file (a PCA basis, an autoencoder)
+LEARNED_FAMILIES = ("pca", "aevs")
+
+
+def model_input_shape(name: str, model_path) -> tuple[int, int] | None:
+    """(h, w) of the images a learned family's model file takes; None for the other families.
+
+    Raises ModelError if the file is missing or unreadable, so that a node refuses to start
+    instead of faulting on every frame.
+    """
+    if name == "pca":
+        from .pca import PCAFeature
+        return PCAFeature.fitted_shape(model_path)
+    if name == "aevs":
+        from ...learning.model import load_model
+        size = load_model(model_path).config.input_size
+        return size, size
+    return None
 
 
 def make_feature(name: str, camera: PinholeCamera, depth: float = 0.6, *, model_path=None,

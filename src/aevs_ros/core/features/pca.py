@@ -100,6 +100,11 @@ class PCAFeature(ImageMapping):
             image_size=np.array(self.camera.shape), border=self.border,
             scene_fingerprint=self.scene_fingerprint)
 
+    @staticmethod
+    def fitted_shape(path: str | Path | None) -> tuple[int, int]:
+        """(h, w) of the images the basis at ``path`` was fitted on (ModelError if unreadable)."""
+        return tuple(int(n) for n in _read_basis(path)[1]["image_size"])
+
     @classmethod
     def load(cls, path: str | Path | None, camera: PinholeCamera, depth: float = 0.6,
              border: int = DEFAULT_BORDER, dim: int | None = None) -> "PCAFeature":
@@ -108,22 +113,7 @@ class PCAFeature(ImageMapping):
         Raises ModelError if the file is missing or unreadable, or was fitted for another
         image size or border than ``camera`` and ``border``.
         """
-        if path is None:
-            raise ModelError("PCA needs a basis file: build one with `aevs bench fit-pca --out PATH`")
-        path = Path(path).expanduser()
-        if not path.is_file():
-            raise ModelError(f"PCA basis not found: {path} (build one with "
-                             f"`aevs bench fit-pca --out {path}`)")
-        try:
-            with np.load(path) as archive:
-                stored = {key: archive[key] for key in archive.files}
-        except (OSError, ValueError, zipfile.BadZipFile) as exc:
-            raise ModelError(f"cannot read PCA basis {path}: {exc}") from exc
-        missing = {"format_version", "components", "mean", "explained_variance", "image_size", "border",
-                   "scene_fingerprint"} - stored.keys()
-        if missing or int(stored["format_version"]) != FILE_FORMAT_VERSION:
-            raise ModelError(f"{path} is not a PCA basis of format {FILE_FORMAT_VERSION} "
-                             f"(missing {', '.join(sorted(missing)) or 'nothing'}); rebuild it with fit-pca")
+        path, stored = _read_basis(path)
         fitted_shape = tuple(int(n) for n in stored["image_size"])
         if fitted_shape != camera.shape or int(stored["border"]) != border:
             raise ModelError(
@@ -138,3 +128,24 @@ class PCAFeature(ImageMapping):
         keep = check_dim(dim, len(components), "PCA") if dim is not None else len(components)
         return cls(camera, depth, border, components[:keep], mean,
                    stored["explained_variance"][:keep], str(stored["scene_fingerprint"]))
+
+
+def _read_basis(path: str | Path | None) -> tuple[Path, dict]:
+    """The arrays of a basis file, checked for format; ModelError saying why if unusable."""
+    if path is None:
+        raise ModelError("PCA needs a basis file: build one with `aevs bench fit-pca --out PATH`")
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelError(f"PCA basis not found: {path} (build one with "
+                         f"`aevs bench fit-pca --out {path}`)")
+    try:
+        with np.load(path) as archive:
+            stored = {key: archive[key] for key in archive.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise ModelError(f"cannot read PCA basis {path}: {exc}") from exc
+    missing = {"format_version", "components", "mean", "explained_variance", "image_size", "border",
+               "scene_fingerprint"} - stored.keys()
+    if missing or int(stored["format_version"]) != FILE_FORMAT_VERSION:
+        raise ModelError(f"{path} is not a PCA basis of format {FILE_FORMAT_VERSION} "
+                         f"(missing {', '.join(sorted(missing)) or 'nothing'}); rebuild it with fit-pca")
+    return path, stored
