@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -67,6 +68,24 @@ def test_sim_graph_converges_with_dvs(ros_domain_id, tmp_path):
 def test_sim_graph_converges_with_aevs(ros_domain_id, tmp_path):
     outcome, _ = launch_sim(tmp_path, '--method', 'aevs', timeout=120)
     check_outcome(outcome, 'aevs')
+
+
+@pytest.mark.slow
+def test_sim_graph_converges_with_another_camera_geometry(ros_domain_id, tmp_path):
+    """A preset that gives the renderer a 320x240 camera (fx 260): the goal is rendered with the
+    renderer's own camera_info, so the servo ends at the goal (it ended 13.8 cm off, CONVERGED,
+    when the goal came from another camera)."""
+    preset = tmp_path / 'wide_camera.yaml'
+    preset.write_text((Path(__file__).parents[2] / 'config' / 'sim.yaml').read_text() + """
+planar_renderer:
+  ros__parameters:
+    width: 320
+    height: 240
+    fx: 260.0
+""")
+    outcome, log = launch_sim(tmp_path, '--params', str(preset))
+    check_outcome(outcome, 'dvs')
+    assert 'goal view rendered at 320x240, fx 260.0' in log
 
 
 @pytest.mark.slow

@@ -1,8 +1,9 @@
 """sim_scenario: one simulated servo run, judged against the ground truth.
 
-Renders the goal view at ``goal_pose`` with the renderer's scene and camera parameters (the
-same parameter file), calls ``set_goal_image`` with it (retrying until the service answers,
-for at most ``set_goal_timeout``), then watches ``gantry/camera_pose`` and ``servo/status``.
+Renders the goal view at ``goal_pose`` with the renderer's scene (the same parameter file)
+and the very camera the renderer streams (its ``camera/camera_info``), calls ``set_goal_image``
+with that image and camera_info (retrying until the service accepts, for at most
+``set_goal_timeout``), then watches ``gantry/camera_pose`` and ``servo/status``.
 When the servo reports CONVERGED (or FAULT, or ``timeout`` runs out) it computes the outcome
 with core.outcome.servo_outcome (start = the first pose seen, final = the last one), logs it,
 writes it to ``json_path`` if set, and exits: 0 when the outcome is converged, 1 when not,
@@ -19,16 +20,19 @@ from geometry_msgs.msg import PoseStamped
 from rclpy.node import Node
 from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
+from sensor_msgs.msg import CameraInfo
 
+from ..core.camera import PinholeCamera
+from ..core.errors import AevsError
 from ..core.outcome import format_outcome, servo_outcome, write_json
 from ..core.servo import ServoState
 from ..graph import pose_from_list, start_pose
 from . import Param, declare, run
 from .image_conversions import gray_to_image_msg
 from .planar_renderer import PARAMETERS as RENDERER_PARAMETERS
-from .planar_renderer import camera_from_parameters, scene_from_parameters
+from .planar_renderer import scene_from_parameters
 
-RENDERER = {'scene_path', 'scene_width', 'blur_sigma', 'width', 'height', 'fx', 'fy', 'cx', 'cy', 'frame_id'}
+RENDERER = {'scene_path', 'scene_width', 'blur_sigma', 'frame_id'}  # the camera comes from camera_info
 PARAMETERS = (
     *(param for param in RENDERER_PARAMETERS if param.name in RENDERER),
     Param('goal_pose', [0.0, 0.0, 0.6, 1.0, 0.0, 0.0, 0.0], 'goal camera pose in world '
@@ -53,8 +57,8 @@ class SimScenario(Node):
         self.params = declare(self, PARAMETERS)
         self.goal_pose = pose_from_list(self.params['goal_pose'])
         self.planned_start = start_pose(self.params)
-        goal_view = scene_from_parameters(self.params).render(camera_from_parameters(self.params), self.goal_pose)
-        self.goal_image = gray_to_image_msg(goal_view.image, frame_id=self.params['frame_id'])
+        self.scene = scene_from_parameters(self.params)
+        self.goal_request = None  # rendered once the renderer's camera_info is known
         self.done, self.exit_code, self.reported = Future(), 2, False
         self.started = time.monotonic()
         self.goal_set_at = None  # monotonic time the servo accepted the goal
@@ -65,9 +69,25 @@ class SimScenario(Node):
         self.client = self.create_client(SetGoalImage, 'set_goal_image')
         self.create_subscription(PoseStamped, 'gantry/camera_pose', self.on_pose, qos_profile_sensor_data)
         self.create_subscription(ServoStatus, 'servo/status', self.on_status, 10)
+        self.create_subscription(CameraInfo, 'camera/camera_info', self.on_camera_info, qos_profile_sensor_data)
         self.create_timer(0.1, self.on_timer)
-        self.get_logger().info(f'goal view rendered ({goal_view.visible_fraction:.0%} of it sees the scene); '
-                               'waiting for set_goal_image')
+        self.get_logger().info('waiting for the renderer\'s camera_info and for set_goal_image')
+
+    def on_camera_info(self, info: CameraInfo):
+        """Render the goal with the camera the renderer runs with, not with this node's copy of
+        its parameters (a preset may give the renderer another camera)."""
+        if self.goal_request is not None:
+            return
+        try:
+            camera = PinholeCamera.from_camera_info({'k': info.k, 'width': info.width, 'height': info.height})
+        except AevsError as exc:
+            self.get_logger().warning(f'ignoring camera_info: {exc}', throttle_duration_sec=5.0)
+            return
+        goal_view = self.scene.render(camera, self.goal_pose)
+        image = gray_to_image_msg(goal_view.image, info.header.stamp, self.params['frame_id'])
+        self.goal_request = SetGoalImage.Request(image=image, camera_info=info)
+        self.get_logger().info(f'goal view rendered at {camera.width}x{camera.height}, fx {camera.fx:.1f} '
+                               f'({goal_view.visible_fraction:.0%} of it sees the scene)')
 
     def on_pose(self, msg: PoseStamped):
         p, q = msg.pose.position, msg.pose.orientation
@@ -109,8 +129,9 @@ class SimScenario(Node):
                                    throttle_duration_sec=2.0)
         if now - self.started > self.params['set_goal_timeout']:
             return self.finish(f"could not set the goal within {self.params['set_goal_timeout']:g} s")
-        if self.call is None and self.client.service_is_ready() and self.first_pose is not None:
-            self.call = self.client.call_async(SetGoalImage.Request(image=self.goal_image))
+        if (self.call is None and self.client.service_is_ready() and self.first_pose is not None
+                and self.goal_request is not None):
+            self.call = self.client.call_async(self.goal_request)
 
     def finish(self, reason: str):
         if self.reported:
