@@ -293,6 +293,72 @@ def test_stale_camera_faults_with_zero_twist_then_recovers(servo, probe, views):
     assert servoing_normally(probe, time.monotonic()) is not None
 
 
+def slowed_down(node, seconds=None, gate=None):
+    """Make every servo step of ``node`` sleep ``seconds`` or wait for ``gate`` while the returned
+    event is set (the image conversion runs inside the step, so its delay is the step's)."""
+    active, decode = threading.Event(), node.loop.decode
+
+    def slow_decode(msg):
+        if active.is_set():
+            if gate is not None:
+                active.clear()
+                gate.wait(TIMEOUT_S)
+            else:
+                time.sleep(seconds)
+        return decode(msg)
+
+    node.loop.decode = slow_decode
+    return active
+
+
+@pytest.mark.multithreaded_executor  # the action client's result and feedback while we wait
+def test_a_step_slower_than_image_timeout_is_no_stale_camera(servo, probe, spun_node, views):
+    """Steps of 0.35 s against image_timeout 0.2 s: frames keep arriving, so no FAULT; the action
+    keeps running and every twist answering a frame moves the camera."""
+    node = servo(image_timeout=0.2, step_timeout=2.0)
+    slow = slowed_down(node, seconds=0.35)
+    probe.show(views['start'])
+    probe.wait_answered()
+    client = ActionClient(spun_node('action_probe'), ServoToImage, 'servo_to_image')
+    assert client.wait_for_server(timeout_sec=TIMEOUT_S)
+    feedback = []
+    goal_handle = wait_for(client.send_goal_async(ServoToImage.Goal(image=gray_to_image_msg(views['goal'])),
+                                                  feedback_callback=lambda m: feedback.append(m.feedback)))
+    assert wait_until(lambda: any(f.state == SERVOING and f.iteration > 1 for f in feedback))
+    result = goal_handle.get_result_async()
+    slow.set()
+    start = time.monotonic()
+    time.sleep(2.5)
+    statuses = probe.since(probe.statuses, start)
+    assert not [s.reason for s in statuses if s.state == FAULT]
+    answers = [t for t in probe.since(probe.twists, start) if t.header.stamp in probe.sent]
+    assert len(answers) >= 3 and not any(is_zero(t) for t in answers)
+    assert not result.done(), 'the action ended during slow steps'
+    wait_for(goal_handle.cancel_goal_async())
+    assert wait_for(result).result.reason == 'cancelled'
+
+
+def test_a_hung_step_gets_a_zero_twist_from_the_guard(servo, probe, views):
+    node = servo(step_timeout=0.3)
+    release = threading.Event()
+    hang = slowed_down(node, gate=release)
+    probe.show(views['start'])
+    assert probe.set_goal(gray_to_image_msg(views['goal'])).success
+    assert servoing_normally(probe, time.monotonic()) is not None
+    hang.set()
+    hung_at = time.monotonic()
+    fault = probe.wait_status(lambda s: s.state == FAULT and 'step_timeout' in s.reason, hung_at)
+    assert fault is not None and 'servo step running for' in fault.reason
+    assert wait_until(lambda: any(t.header.stamp == fault.header.stamp and is_zero(t)
+                                  for t in probe.since(probe.twists, hung_at)))
+    assert not [t for t in probe.since(probe.twists, hung_at) if not is_zero(t)], 'moved while hung'
+    released_at = time.monotonic()
+    release.set()
+    dropped = probe.wait_status(lambda s: 'its twist was dropped' in s.reason, released_at)
+    assert dropped is not None and dropped.state == FAULT
+    assert servoing_normally(probe, time.monotonic()) is not None  # the next frame recovers
+
+
 def nan_image(stamp):
     image = np.full(CAMERA.shape, np.nan, np.float32)
     return array_to_image_msg(image, stamp, encoding='32FC1')

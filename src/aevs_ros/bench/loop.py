@@ -22,12 +22,14 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import subprocess
 import tempfile
 import threading
 import time
 
 from . import DEFAULT_OUT, METHODS, machine_info, missing_model, model_paths, output_path, parse_methods
+from ..nodes import EXECUTOR_VARIABLE, EXECUTORS
 from .load import busy_processes, load_argument
 
 STARTUP_TIMEOUT_S = 90.0  # servo_node start, including torch and the model for aevs
@@ -49,6 +51,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument('--frames', type=int, default=150, help='images per measurement (default 150)')
     parser.add_argument('--rate', type=float, default=30.0, help='camera frame rate [Hz] (default 30)')
     parser.add_argument('--size', type=int, default=128, help='camera image size [px] (default 128)')
+    parser.add_argument('--executor', choices=EXECUTORS, default='multi',
+                        help="servo_node's rclpy executor (default %(default)s, as servo_node runs)")
     parser.add_argument('--load', type=load_argument, default=0,
                         help='busy processes competing for the CPU meanwhile (default 0)')
     parser.add_argument('--model', default=None, help='AEVS model (default: the shipped one)')
@@ -64,6 +68,7 @@ def run(args) -> int:
     paths = model_paths(args.pca, args.model)
     results = {'benchmark': 'loop', 'machine': machine_info(), 'frames': args.frames,
                'camera_rate_hz': args.rate, 'image_size': args.size, 'load': args.load,
+               'executor': args.executor,
                'warm_up': {'seconds': WARM_UP_S, 'frames': warm_up_frames(args.rate),
                            'rule': f'frames of the first {WARM_UP_S:g} s after the servo accepted the '
                                    'goal are sent but not counted'},
@@ -74,7 +79,7 @@ def run(args) -> int:
             reason = missing_model(method, paths)
             if reason is None:
                 try:
-                    loop = measure(method, paths.get(method), views, args.frames, args.rate)
+                    loop = measure(method, paths.get(method), views, args.frames, args.rate, args.executor)
                     core_step = measure_core_step(method, paths, args.size, args.frames)
                     results['methods'][method] = summarise(loop, core_step)
                 except RuntimeError as exc:
@@ -138,8 +143,9 @@ def _views(size: int):
     return camera, scene.render(camera, goal).image, views
 
 
-def measure(method: str, model: str | None, views, frames: int, rate: float) -> dict:
-    """Start servo_node for ``method``, set the goal, time the camera-rate and closed loops."""
+def measure(method: str, model: str | None, views, frames: int, rate: float, executor: str = 'multi') -> dict:
+    """Start servo_node for ``method`` with ``executor``, set the goal, time the camera-rate and
+    closed loops."""
     import rclpy
     from rclpy.context import Context
     from rclpy.executors import SingleThreadedExecutor
@@ -153,7 +159,7 @@ def measure(method: str, model: str | None, views, frames: int, rate: float) -> 
     log = tempfile.TemporaryFile('w+')  # the node's output, shown if it fails to start
     with thread_environment(1):
         process = subprocess.Popen(command_line(spec), stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+                                   start_new_session=True, env={**os.environ, EXECUTOR_VARIABLE: executor})
     process.log = log
     context = Context()
     rclpy.init(context=context)
