@@ -10,8 +10,9 @@ from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.robot import (CommandWatchdog, GantryController, GantryModel, GantryStatus,
                             JointLimits, SafetyConfig, WorkspaceBox, config_from_parameters,
                             initial_joint_positions, pose_from_list, with_live_values)
-from aevs_ros.robot.safety import (braking_speed, clamp_to_joint_limits, limit_acceleration,
-                                   scale_to_velocity_limits)
+from aevs_ros.robot.safety import (MAX_TWIST, braking_speed, clamp_to_joint_limits,
+                                   joint_command_fault, joint_state_fault, limit_acceleration,
+                                   scale_to_velocity_limits, twist_fault)
 
 DT = 0.01
 VMAX = np.array([0.25, 0.25, 0.25, 1.0, 1.0, 1.0])
@@ -163,6 +164,65 @@ def test_approaching_a_singularity_slows_down_and_leaving_it_does_not():
     assert np.linalg.norm(towards.qdot) < 0.5 * np.linalg.norm(away.qdot)
     q[4] = 1.56  # below the halt threshold
     assert make_controller().step(q, twist, DT).status == GantryStatus.HALT_FOR_SINGULARITY
+
+
+def test_garbage_twists_and_joint_states_are_named_and_subnormals_pass():
+    assert twist_fault([5e-324, -5e-324, 0.0, 0.1, MAX_TWIST, -MAX_TWIST]) is None
+    assert 'non-finite' in twist_fault([0, 0, float('nan'), 0, 0, 0])
+    assert 'beyond' in twist_fault([1.7e308, 0, 0, 0, 0, 0])
+    assert 'beyond' in twist_fault([0, 0, 0, 0, 0, -MAX_TWIST * 1.001])
+    span = LIMITS.position_max - LIMITS.position_min
+    assert joint_state_fault(LIMITS.position_max + 0.99 * span, LIMITS) is None  # overshoot: steerable
+    assert 'span' in joint_state_fault(LIMITS.position_max + 1.01 * span, LIMITS)
+    assert 'non-finite' in joint_state_fault([0, 0, 0.5, float('inf'), 0, 0], LIMITS)
+    assert joint_command_fault(HOME, VMAX, LIMITS, DT) is None
+    assert 'non-finite' in joint_command_fault(HOME, [0, 0, float('nan'), 0, 0, 0], LIMITS, DT)
+    assert 'max_velocity' in joint_command_fault(HOME, VMAX * 1.01, LIMITS, DT)
+    assert 'position limit' in joint_command_fault(LIMITS.position_max, VMAX, LIMITS, DT)
+
+
+@pytest.mark.parametrize('garbage', [1.7e308, -1e308, float('nan'), float('inf')])
+def test_a_garbage_twist_halts_smoothly_with_a_reason_and_a_valid_one_resumes(garbage):
+    controller = make_controller()
+    moving = run(controller, HOME, [0.2, 0.0, 0.0, 0.0, 0.0, 0.5], 0.3)
+    q, previous = moving[-1][0], moving[-1][1]
+    halted = run(controller, q, [garbage, garbage, 0.0, 0.0, 0.0, 0.0], 0.2)
+    commands = np.array([previous] + [qdot for _, qdot, _ in halted])
+    assert np.all(np.isfinite(commands))
+    assert np.all(np.abs(np.diff(commands, axis=0)) <= AMAX * DT + 1e-12)  # a ramp, not a jump
+    assert not np.any(commands[-1])
+    assert all(status == GantryStatus.INVALID_COMMAND for _, _, status in halted)
+    assert 'twist' in controller.step(halted[-1][0], [garbage] * 6, DT).reason
+    assert np.any(controller.step(halted[-1][0], [0.2, 0, 0, 0, 0, 0], DT).qdot)
+
+
+@pytest.mark.parametrize('q', [[float('nan')] * 6, [0.0, 0.0, float('-inf'), 0.0, 0.0, 0.0],
+                               [1e308, 0.0, 0.7, 0.0, 0.0, 0.0], [0.0, 0.0, 0.7, 0.0, 40.0, 0.0]])
+def test_a_garbage_joint_state_stops_at_once_even_during_an_estop(q):
+    controller = make_controller()
+    run(controller, HOME, [0.2, 0.0, 0.0, 0.0, 0.0, 0.5], 0.3)
+    for halt in (None, GantryStatus.ESTOP):
+        result = controller.step(q, [0.2, 0.0, 0.0, 0.0, 0.0, 0.5], DT, halt)
+        assert not np.any(result.qdot) and result.status == GantryStatus.INVALID_ROBOT_STATE
+        assert 'joint positions' in result.reason
+    assert not np.any(controller.previous)  # the next command ramps up from rest
+
+
+class NaNKinematics(GantryModel):
+    """A model whose twist-to-joint map is broken, to reach the controller's output check."""
+
+    def camera_twist_to_joint_velocities(self, q, twist, sigma_threshold=0.2, max_damping=0.1):
+        qdot, conditioning = super().camera_twist_to_joint_velocities(q, twist, sigma_threshold,
+                                                                       max_damping)
+        return np.full_like(qdot, np.nan), conditioning
+
+
+def test_the_output_check_replaces_a_non_finite_command_by_zero():
+    controller = make_controller()
+    controller.model = NaNKinematics(flange=controller.model.flange)
+    result = controller.step(HOME, [0.1, 0.0, 0.0, 0.0, 0.0, 0.0], DT)
+    assert not np.any(result.qdot) and result.status == GantryStatus.INVALID_COMMAND
+    assert 'non-finite joint command' in result.reason
 
 
 PARAMETERS = {

@@ -31,6 +31,16 @@ from waiting import wait_until
 TIMEOUT_S = 10.0
 HALT_DEADLINE_S = 0.2
 VMAX = np.array([0.25, 0.25, 0.25, 1.0, 1.0, 1.0])
+HOME = [0.0, 0.0, 0.7, 0.0, 0.0, 0.0]  # joint positions: camera at (0, 0, 0.6), looking down
+MOVING_TWIST = [0.05, 0.0, 0.0, 0.0, 0.0, 0.2]
+HUGE_TWIST = [1.7e308, 1.7e308, 1.7e308, 0.0, 0.0, 0.0]  # finite: passes an isfinite check
+# wrist 1 turned 30 deg: the camera axes mix world axes, so HUGE_TWIST overflowed to NaN commands
+# (issue 12); looking straight down it happened to scale to zero instead
+TURNED_WRIST = [0.0, 0.0, 0.7, 0.5236, 0.0, 0.0]
+NAN_TWIST = [float('nan'), 0.0, 0.0, 0.0, 0.0, 0.0]
+# A garbage twist halts at once, at the acceleration limit: 0.2 rad/s / 6 rad/s^2 = 33 ms of
+# ramp, plus up to two 10 ms control ticks and the delivery of the twist and of the command.
+GARBAGE_HALT_DEADLINE_S = 0.15
 
 
 class Recorder:
@@ -127,6 +137,10 @@ def velocities(msg):
     return np.array(msg.velocity)
 
 
+def command_data(msg):
+    return np.array(msg.data)
+
+
 def moving(recorder):
     return lambda: recorder.last() is not None and np.any(velocities(recorder.last()) != 0)
 
@@ -166,7 +180,7 @@ def sim(make_driver, spun_node, stream):
 
 def test_watchdog_halts_within_deadline_when_twists_stop_arriving(sim):
     driver, probe, joints, poses, twists = sim()
-    twists.set([0.05, 0.0, 0.0, 0.0, 0.0, 0.2])
+    twists.set(MOVING_TWIST)
     assert wait_until(moving(joints))
     time.sleep(0.3)
     last_sent = twists.stop()
@@ -178,18 +192,89 @@ def test_watchdog_halts_within_deadline_when_twists_stop_arriving(sim):
     assert driver.status.name == 'NO_COMMAND'
 
 
-def test_non_finite_twists_count_as_no_command(sim):
-    driver, probe, joints, poses, twists = sim()
+def assert_safe(commands, limits):
+    """Every joint velocity command finite and within max_velocity."""
+    commands = np.array(commands, dtype=float)
+    assert np.all(np.isfinite(commands)), commands
+    assert np.all(np.abs(commands) <= limits.velocity * (1 + 1e-9)), commands
+
+
+def reports(status, name):
+    return lambda: status.last() is not None and status.last().data == name
+
+
+def halt_on_garbage_twist(commands, status, twists, garbage, extract=velocities):
+    """Move, switch the stream to ``garbage``; returns the time to the first zero command.
+
+    Checks that the command stays zero while the garbage keeps arriving, that the status says
+    INVALID_COMMAND, and that a valid twist moves the gantry again (the driver is alive).
+    """
+    twists.set(MOVING_TWIST)
+    assert wait_until(lambda: commands.last() is not None and np.any(extract(commands.last())))
+    time.sleep(0.2)  # at full speed
+    switched = time.monotonic()
+    twists.set(garbage)
+    latency = first_zero_after(commands, switched, extract) - switched
+    time.sleep(0.3)
+    assert all(not np.any(extract(m)) for _, m in commands.since(switched + latency))
+    assert wait_until(reports(status, 'INVALID_COMMAND'), 2.0), status.last()
+    twists.set(MOVING_TWIST)
+    assert wait_until(lambda: np.any(extract(commands.last())), 2.0), 'the driver did not resume'
+    return latency
+
+
+def test_sim_halts_on_huge_and_nan_twists_and_stays_alive(sim):
+    driver, probe, joints, poses, twists = sim(initial_joint_positions=TURNED_WRIST)
+    status = Recorder(probe, String, 'gantry/status', driver.status_pub.qos_profile)
     start = poses.last()
-    twists.set([float('nan'), 0.0, 0.0, 0.0, 0.0, 0.0])
+    twists.set(NAN_TWIST)  # from rest: nothing moves
     time.sleep(0.3)
     assert all(not np.any(velocities(m)) for _, m in joints.since())
     assert np.allclose(position(poses.last()), position(start))
-    twists.set([0.05, 0.0, 0.0, 0.0, 0.0, 0.0])
-    assert wait_until(moving(joints))
-    switched = time.monotonic()
-    twists.set([0.05, float('inf'), 0.0, 0.0, 0.0, 0.0])  # keeps arriving, but is rejected
-    assert first_zero_after(joints, switched) - switched < HALT_DEADLINE_S + 0.05
+    for garbage in (HUGE_TWIST, NAN_TWIST):
+        latency = halt_on_garbage_twist(joints, status, twists, garbage)
+        print(f'\nsim halt after a {garbage[0]:g} twist: {latency * 1000:.0f} ms')
+        assert latency < GARBAGE_HALT_DEADLINE_S
+    limits = driver.controller.safety.limits
+    states = [m for _, m in joints.since()]
+    assert_safe([m.velocity for m in states], limits)
+    positions = np.array([m.position for m in states])
+    assert np.all(np.isfinite(positions))
+    assert np.all(positions >= limits.position_min) and np.all(positions <= limits.position_max)
+    assert np.all(np.isfinite([position(m) for _, m in poses.since()]))
+
+
+def test_ros2_control_backend_sends_only_safe_commands_from_garbage_twists_and_states(
+        make_driver, spun_node, stream):
+    driver = make_driver(backend='ros2_control')
+    probe = spun_node('robot')
+    stop, robot_positions = threading.Event(), list(TURNED_WRIST)
+    thread = publish_joint_states(probe, stop, robot_positions)
+    commands = Recorder(probe, Float64MultiArray, '/forward_velocity_controller/commands')
+    status = Recorder(probe, String, 'gantry/status', driver.status_pub.qos_profile)
+    poses = Recorder(probe, PoseStamped, 'gantry/camera_pose')
+    try:
+        twists = stream(probe)
+        for garbage in (HUGE_TWIST, NAN_TWIST):
+            latency = halt_on_garbage_twist(commands, status, twists, garbage, command_data)
+            print(f'\nros2_control halt after a {garbage[0]:g} twist: {latency * 1000:.0f} ms')
+            assert latency < GARBAGE_HALT_DEADLINE_S
+        for garbage in ([float('nan')] * 6, [1e308, 0.0, 0.7, 0.0, 0.0, 0.0]):
+            switched = time.monotonic()
+            robot_positions[:] = garbage  # what the robot reports, while valid twists arrive
+            latency = first_zero_after(commands, switched, command_data) - switched
+            print(f'ros2_control halt after joint states {garbage}: {latency * 1000:.0f} ms')
+            assert latency < GARBAGE_HALT_DEADLINE_S
+            assert wait_until(reports(status, 'INVALID_ROBOT_STATE'), 2.0), status.last()
+            time.sleep(0.2)
+            assert all(not np.any(command_data(m)) for _, m in commands.since(switched + latency))
+            robot_positions[:] = TURNED_WRIST
+            assert wait_until(lambda: np.any(command_data(commands.last())), 2.0), 'did not resume'
+        assert_safe([m.data for _, m in commands.since()], driver.controller.safety.limits)
+        assert np.all(np.isfinite([position(m) for _, m in poses.since()]))
+    finally:
+        stop.set()
+        thread.join(TIMEOUT_S)
 
 
 def test_estop_halts_until_released(sim):
@@ -204,7 +289,7 @@ def test_estop_halts_until_released(sim):
         future.add_done_callback(lambda _: done.set())
         assert done.wait(TIMEOUT_S) and future.result().success
 
-    twists.set([0.05, 0.0, 0.0, 0.0, 0.0, 0.2])
+    twists.set(MOVING_TWIST)
     assert wait_until(moving(joints))
     time.sleep(0.2)  # at full speed
     engaged = time.monotonic()
@@ -214,7 +299,7 @@ def test_estop_halts_until_released(sim):
     assert latency < HALT_DEADLINE_S
     time.sleep(0.5)  # twists keep arriving: still zero
     assert all(not np.any(velocities(m)) for _, m in joints.since(engaged + latency))
-    assert wait_until(lambda: status.last() is not None and status.last().data == 'ESTOP', 2.0)
+    assert wait_until(reports(status, 'ESTOP'), 2.0)
     call(False)
     assert wait_until(moving(joints), 2.0)
 
@@ -263,8 +348,9 @@ def se3_time(msg):
     return msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
 
 
-def publish_joint_states(node, stop, positions=(0.0, 0.0, 0.7, 0.0, 0.0, 0.0)):
-    """A stand-in for a robot's joint_state_broadcaster at 50 Hz."""
+def publish_joint_states(node, stop, positions=tuple(HOME)):
+    """A stand-in for a robot's joint_state_broadcaster at 50 Hz; ``positions`` is read each
+    time, so a test can change what the robot reports by changing the list in place."""
     publisher = node.create_publisher(JointState, 'joint_states', 10)
 
     def run():
@@ -334,17 +420,17 @@ def test_ros2_control_backend_subprocess_commands_halts_and_stops(spun_node, str
                                stdout=log, stderr=subprocess.STDOUT, env=os.environ.copy())
     try:
         twists = stream(probe)
-        twists.set([0.05, 0.0, 0.0, 0.0, 0.0, 0.2])
+        twists.set(MOVING_TWIST)
         assert wait_until(lambda: commands.last() is not None and np.any(commands.last().data),
                           20.0), 'no velocity command from the gantry_driver process'
         assert len(commands.last().data) == 6
         assert probe.count_publishers('/joint_states') == 1  # the driver publishes none
         time.sleep(0.2)
         last_sent = twists.stop()
-        latency = first_zero_after(commands, last_sent, lambda m: np.array(m.data)) - last_sent
+        latency = first_zero_after(commands, last_sent, command_data) - last_sent
         print(f'\nros2_control watchdog halt latency: {latency * 1000:.0f} ms')
         assert latency < HALT_DEADLINE_S
-        twists.set([0.05, 0.0, 0.0, 0.0, 0.0, 0.2])  # moving again, then stopped by SIGINT
+        twists.set(MOVING_TWIST)  # moving again, then stopped by SIGINT
         assert wait_until(lambda: np.any(commands.last().data), 2.0)
         process.send_signal(signal.SIGINT)
         assert process.wait(TIMEOUT_S) == 0
@@ -357,6 +443,30 @@ def test_ros2_control_backend_subprocess_commands_halts_and_stops(spun_node, str
         log.close()
         stop.set()
         thread.join(TIMEOUT_S)
+
+
+@pytest.mark.slow
+def test_sim_backend_subprocess_publishes_a_final_zero_velocity_state(spun_node, stream, tmp_path):
+    probe = spun_node('probe')
+    joints = Recorder(probe, JointState, 'joint_states')
+    log = open(tmp_path / 'gantry_driver.log', 'w')
+    process = subprocess.Popen(driver_command([]), stdout=log, stderr=subprocess.STDOUT,
+                               env=os.environ.copy())
+    try:
+        twists = stream(probe)
+        twists.set(MOVING_TWIST)
+        assert wait_until(moving(joints), 20.0), 'the gantry_driver process never moved'
+        signalled = time.monotonic()
+        process.send_signal(signal.SIGINT)  # while the twists keep arriving
+        assert process.wait(TIMEOUT_S) == 0
+        print(f'\nsim gantry_driver exit {(time.monotonic() - signalled) * 1000:.0f} ms after SIGINT')
+        assert wait_until(lambda: not np.any(velocities(joints.last())), 2.0), \
+            f'the last /joint_states still moves: {list(joints.last().velocity)}'
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(TIMEOUT_S)
+        log.close()
 
 
 @pytest.mark.slow

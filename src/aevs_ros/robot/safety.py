@@ -1,8 +1,11 @@
 """Limits, clamping, the command watchdog and the gantry's control step. Pure NumPy: no ROS.
 
 Every control cycle the driver node calls :meth:`GantryController.step` with the measured
-joint positions and the latest *fresh, finite* camera twist (or None). The step
+joint positions and the latest *fresh* camera twist (or None). The step
 
+0. refuses garbage inputs before any arithmetic: joint positions that are non-finite or far
+   outside the limits (zero command, INVALID_ROBOT_STATE), a twist that is non-finite or beyond
+   :data:`MAX_TWIST` (halt, INVALID_COMMAND),
 1. turns the twist into joint velocities (:mod:`.gantry`: hand-eye, damped wrist),
 2. slows down when approaching a wrist singularity (status DECELERATE/HALT_FOR_SINGULARITY),
 3. scales the whole vector to the per-joint velocity limits (direction kept),
@@ -11,7 +14,13 @@ joint positions and the latest *fresh, finite* camera twist (or None). The step
 5. removes velocity that would leave the workspace box (camera position in the world) or
    cross a joint position limit, braking in time at the acceleration limit; inward motion
    and motion along a boundary are untouched,
-6. checks with the exact forward kinematics that the next position stays inside.
+6. checks with the exact forward kinematics that the next position stays inside,
+7. checks its own output (finite, within the velocity and position limits): a command that
+   fails is replaced by zero (INVALID_COMMAND), so nothing non-finite ever reaches a joint.
+
+The change from the previous command stays within the acceleration limits, except where a
+position bound (JOINT_BOUND, WORKSPACE_BOUND) or a garbage robot state or computed command
+(INVALID_ROBOT_STATE, INVALID_COMMAND from the output check) forces a harder stop.
 
 The status is the most severe condition met (:class:`GantryStatus`, ordered by severity),
 MoveIt Servo's idea of reporting safety as a status rather than as an exception.
@@ -29,6 +38,10 @@ from aevs_ros.core.errors import ConfigurationError
 from .gantry import N_JOINTS, GantryModel, WristConditioning, pose_from_list
 
 _EPS = 1e-12
+#: [m/s, rad/s] largest camera twist component accepted: far beyond any gantry's speed, and far
+#: below the magnitudes where the kinematics' products and sums could overflow to inf / NaN.
+MAX_TWIST = 1e3
+_LIMIT_TOLERANCE = 1e-9  #: rounding the output check allows: relative on speeds, m / rad on positions
 
 
 class GantryStatus(IntEnum):
@@ -41,8 +54,12 @@ class GantryStatus(IntEnum):
     WORKSPACE_BOUND = 4  #: the camera at (or braking for) the workspace box
     HALT_FOR_SINGULARITY = 5
     NO_COMMAND = 6  #: no fresh twist (none arrived within command_timeout): halting
-    NO_ROBOT_STATE = 7  #: no (fresh) joint state from the robot: halting
-    ESTOP = 8  #: the e-stop is engaged: halting, zero until released
+    INVALID_COMMAND = 7  #: the twist, or the joint command computed from it, failed a check
+    NO_ROBOT_STATE = 8  #: no (fresh) joint state from the robot: halting
+    ESTOP = 9  #: the e-stop is engaged: halting, zero until released
+    #: the robot's joint positions are garbage (non-finite, far outside the limits): zero at
+    #: once, since nothing (not even the camera pose) can be computed from them
+    INVALID_ROBOT_STATE = 10
 
 
 def _vector(values, size: int, name: str) -> np.ndarray:
@@ -114,6 +131,56 @@ class SafetyConfig:
                 f'({self.singularity_slowdown})')
         if not self.max_damping > 0:
             raise ConfigurationError(f'max_damping must be positive, got {self.max_damping}')
+
+
+# --- input and output checks --------------------------------------------------------------
+def twist_fault(twist) -> str | None:
+    """Why ``twist`` is not a usable camera twist (one line), or None if it is.
+
+    Subnormal components are fine; a component beyond :data:`MAX_TWIST` is a fault upstream,
+    not a request to move at full speed.
+    """
+    twist = np.asarray(twist, dtype=float)
+    if twist.shape != (6,):
+        return f'a camera twist has 6 components, got shape {twist.shape}'
+    if not np.all(np.isfinite(twist)):
+        return f'non-finite twist {twist.tolist()}'
+    peak = float(np.abs(twist).max())
+    if peak > MAX_TWIST:
+        return f'twist {twist.tolist()} has a component beyond {MAX_TWIST:g} m/s or rad/s'
+    return None
+
+
+def joint_state_fault(q, limits: JointLimits) -> str | None:
+    """Why ``q`` cannot be the robot's joint positions (one line), or None if it can.
+
+    A position outside the limits by more than their span is a bad reading (a unit error, a
+    sensor fault), not a robot the controller may steer back.
+    """
+    q = np.asarray(q, dtype=float)
+    if q.shape != (N_JOINTS,):
+        return f'joint positions must be {N_JOINTS} numbers, got shape {q.shape}'
+    if not np.all(np.isfinite(q)):
+        return f'non-finite joint positions {q.tolist()}'
+    span = limits.position_max - limits.position_min
+    if np.any(q < limits.position_min - span) or np.any(q > limits.position_max + span):
+        return f'joint positions {q.tolist()} are outside the limits by more than their span'
+    return None
+
+
+def joint_command_fault(q, qdot, limits: JointLimits, dt: float) -> str | None:
+    """Why ``qdot`` must not be sent (one line), or None: non-finite, above the velocity
+    limits, or moving a joint past a position limit (or further out, if already past)."""
+    q, qdot = np.asarray(q, dtype=float), np.asarray(qdot, dtype=float)
+    if not np.all(np.isfinite(qdot)):
+        return f'computed a non-finite joint command {qdot.tolist()}'
+    if np.any(np.abs(qdot) > limits.velocity * (1 + _LIMIT_TOLERANCE)):
+        return f'computed a joint command {qdot.tolist()} above max_velocity'
+    later = q + qdot * dt
+    if (np.any(later > np.maximum(limits.position_max, q) + _LIMIT_TOLERANCE)
+            or np.any(later < np.minimum(limits.position_min, q) - _LIMIT_TOLERANCE)):
+        return f'computed a joint command {qdot.tolist()} that crosses a position limit'
+    return None
 
 
 # --- pure clamping functions ------------------------------------------------------------
@@ -266,6 +333,7 @@ class StepResult:
     qdot: np.ndarray  #: joint velocity command [m/s, rad/s]
     status: GantryStatus
     conditioning: WristConditioning | None = None
+    reason: str = ''  #: for INVALID_COMMAND / INVALID_ROBOT_STATE: what failed, in one line
 
 
 @dataclass
@@ -284,11 +352,18 @@ class GantryController:
              halt: GantryStatus | None = None) -> StepResult:
         """The next joint velocity command; ``twist=None`` or a ``halt`` status brings it to rest.
 
-        ``twist`` must be finite and fresh (the caller's watchdog); ``dt`` is the cycle [s].
+        ``twist`` must be fresh (the caller's watchdog); any values are safe: garbage twists and
+        joint positions halt with a fault status and its reason. ``dt`` is the cycle [s].
         """
         q = np.asarray(q, dtype=float)
         dt = max(float(dt), 1e-4)
         limits, conditioning = self.safety.limits, None
+        state_fault = joint_state_fault(q, limits)
+        if state_fault is not None:
+            return self._zero(GantryStatus.INVALID_ROBOT_STATE, state_fault)
+        reason = twist_fault(twist) if halt is None and twist is not None else None
+        if reason is not None:
+            halt = GantryStatus.INVALID_COMMAND
         status = GantryStatus.OK
         if halt is not None or twist is None:
             desired = np.zeros(N_JOINTS)
@@ -312,8 +387,16 @@ class GantryController:
             status = max(status, GantryStatus.WORKSPACE_BOUND)
         if at_joint:
             status = max(status, GantryStatus.JOINT_BOUND)
+        command_fault = joint_command_fault(q, qdot, limits, dt)
+        if command_fault is not None:
+            return self._zero(GantryStatus.INVALID_COMMAND, command_fault)
         self.previous = qdot
-        return StepResult(qdot, status, conditioning)
+        return StepResult(qdot, status, conditioning, reason or '')
+
+    def _zero(self, status: GantryStatus, reason: str) -> StepResult:
+        """Stop at once: no command computed from garbage can be trusted, not even a ramp."""
+        self.previous = np.zeros(N_JOINTS)
+        return StepResult(self.previous.copy(), status, reason=reason)
 
 
 # --- configuration from flat (ROS parameter style) values ---------------------------------
