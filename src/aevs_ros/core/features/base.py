@@ -71,8 +71,6 @@ class ImageMapping(Feature):
 
 
 FEATURE_FAMILIES = ("dvs", "pca", "dct", "aevs")
-#: the families that servo with a model file (a PCA basis, an autoencoder)
-LEARNED_FAMILIES = ("pca", "aevs")
 
 
 def model_input_shape(name: str, model_path) -> tuple[int, int] | None:
