@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 
-JOIN_TIMEOUT_S = 5.0
+JOIN_TIMEOUT_S = 1.0
 SIGNAL_CHECK_PERIOD_S = 0.1
 #: a node still tearing down this long after a stop request exits at once [s]
 TEARDOWN_DEADLINE_S = 2.0
@@ -88,8 +88,8 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
 
     # Our own SIGINT/SIGTERM handling: rclpy's would invalidate the context while callbacks
     # still publish. The first signal only asks the spin loop to end after the running
-    # callback (an exception raised inside a callback could leave a lock held); a second one
-    # interrupts. Installed even where SIGINT arrives ignored (children of background shell
+    # callback (an exception raised inside a callback could leave a lock held) and arms the
+    # teardown deadline; a second SIGINT interrupts a running callback, a second SIGTERM kills. Installed even where SIGINT arrives ignored (children of background shell
     # jobs inherit SIG_IGN), so Ctrl-C and `ros2 launch` stop the node wherever it started.
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop_requested = threading.Event()
@@ -99,8 +99,8 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
     def request_stop(_signum, _frame):
         stop_requested.set()
         _exit_if_teardown_hangs()
-        for stop_signal in stop_signals:
-            signal.signal(stop_signal, signal.default_int_handler)
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C interrupts a callback
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)  # a second SIGTERM kills, even inside C code
 
     for stop_signal in stop_signals:
         signal.signal(stop_signal, request_stop)
@@ -122,6 +122,10 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         return int(getattr(node, 'exit_code', 0))
     finally:
+        # Teardown is bounded by the watchdog: a further SIGINT must not cut it short (it would
+        # skip the DDS clean-up), a further SIGTERM kills at once.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         _exit_if_teardown_hangs()
         if node is not None and hasattr(node, 'stop'):
             node.stop()
@@ -130,6 +134,7 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
         if node is not None:
             node.destroy_node()
         rclpy.try_shutdown()
+        faulthandler.cancel_dump_traceback_later()
 
 
 def _exit_if_teardown_hangs() -> None:
