@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 
 # In the order `aevs bench --help` lists them.
-BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "loop", "soak")
+BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "loop", "soak", "faults")
 
 DESCRIPTION = """\
 Benchmarks of the feature families (dvs, pca, dct, aevs) in simulation. Each prints its
@@ -20,6 +20,7 @@ examples:
   aevs bench landscape                               # the paper's Fig. 3 cost landscapes
   aevs bench loop --load 1                           # servo_node through ROS, one busy process beside it
   aevs bench soak --runs 20 --method aevs            # the sim graph 20 times: outcomes, faults
+  aevs bench faults                                  # break the sim graph on purpose: halts, reasons, recovery
 """
 
 
