@@ -5,7 +5,8 @@
 Arguments: params_file, method, model (see `ros2 launch ... --show-args`). The graph is
 described once, in aevs_ros/graph.py, which `aevs launch real` reads too. Adapt
 config/gantry_real.yaml and config/camera.yaml to the robot first; set the goal with
-`aevs set-goal` or the /servo_to_image action.
+`aevs set-goal` or the /servo_to_image action. It runs until Ctrl-C (exit status 0); a node
+that dies on its own stops the graph with exit status 1.
 """
 from aevs_ros import graph
 

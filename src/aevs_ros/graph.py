@@ -11,7 +11,10 @@ processes, where ``launch`` is absent). Both get the same list of :class:`NodeSp
 
 Every node reads its own ``config/<node>.yaml`` and then the scenario preset
 (``config/sim.yaml`` or ``config/real.yaml``, or the ``params_file`` given), whose values win;
-the options of :data:`LAUNCH_ARGUMENTS` are applied last, as parameter overrides.
+the options of :data:`LAUNCH_ARGUMENTS` are applied last, as parameter overrides. Both readers
+give a node the same ``--ros-args`` (:meth:`NodeSpec.parameter_arguments`), so no temporary
+parameter file is written. A preset that cannot be used (not YAML, sections that are not
+mappings, no ``goal_pose``) raises ``ValueError`` naming the file and the key.
 """
 from __future__ import annotations
 
@@ -33,10 +36,13 @@ LAUNCH_ARGUMENTS = {
     'model': ('', 'model file of pca/aevs (default: the preset\'s, else the shipped one)'),
     'scene': ('', 'sim: scene image file (default: the preset\'s, else the bundled poster)'),
     'json': ('', 'sim: write the outcome JSON to this path'),
+    'keep_running': ('false', 'sim: true keeps the nodes running after the outcome, until Ctrl-C'),
 }
+#: Launch arguments that are switches: 'true' or 'false' (`aevs launch --keep-running`).
+FLAG_ARGUMENTS = ('keep_running',)
 
-#: The launch arguments of each graph (``scene`` and ``json`` only mean something in simulation).
-GRAPH_ARGUMENTS = {'sim': ('params_file', 'method', 'model', 'scene', 'json'),
+#: The launch arguments of each graph (``scene``, ``json``, ``keep_running``: simulation only).
+GRAPH_ARGUMENTS = {'sim': ('params_file', 'method', 'model', 'scene', 'json', 'keep_running'),
                    'real': ('params_file', 'method', 'model')}
 
 #: Parameter files of each executable, in config/ (the preset is read after them).
@@ -66,30 +72,26 @@ class NodeSpec:
     ends_graph: bool = False
 
     def ros_arguments(self) -> list[str]:
-        """The node's command-line arguments: ``--ros-args -r __node:=... --params-file ...``.
-
-        Overrides are node-specific (``-p node:name:=value``): a plain ``-p`` applies to ``/**``
-        and would lose to the parameter files' sections for this node.
-        """
-        args = ['--ros-args', '-r', f'__node:={self.name}']
-        for path in self.parameter_files:
-            args += ['--params-file', str(path)]
-        for name, value in self.parameters.items():
-            args += ['-p', f'{self.name}:{name}:={parameter_text(value)}']
+        """The node's command-line arguments: ``--ros-args -r __node:=... --params-file ...``."""
+        args = ['--ros-args', '-r', f'__node:={self.name}', *self.parameter_arguments()]
         for source, target in self.remappings:
             args += ['-r', f'{source}:={target}']
         return args
 
-    def overrides_file(self, directory) -> str | None:
-        """The overrides as a parameter file for this node (launch_ros writes a dict under
-        ``/**``, which would lose to the files' node sections); None when there are none."""
-        if not self.parameters:
-            return None
-        path = Path(directory) / f'{self.name}_overrides.yaml'
-        values = {name: (value.tolist() if isinstance(value, np.ndarray) else value)
-                  for name, value in self.parameters.items()}
-        path.write_text(yaml.safe_dump({self.name: {'ros__parameters': values}}))
-        return str(path)
+    def parameter_arguments(self) -> list[str]:
+        """``--params-file`` for each file, then ``-p node:name:=value`` for each override.
+
+        Later arguments win, so the overrides come last; they name the node because a plain
+        ``-p`` applies to ``/**`` and would lose to the files' sections for this node. The
+        launch files pass these as launch_ros ``ros_arguments``: a ``parameters`` dict would
+        go to a temporary file that launch_ros never deletes, under ``/**`` on older versions.
+        """
+        args = []
+        for path in self.parameter_files:
+            args += ['--params-file', str(path)]
+        for name, value in self.parameters.items():
+            args += ['-p', f'{self.name}:{name}:={parameter_text(value)}']
+        return args
 
 
 def parameter_text(value) -> str:
@@ -125,6 +127,8 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
         config_file(DEFAULT_PRESET[graph]))
     if not Path(preset).is_file():
         raise FileNotFoundError(f'parameter file not found: {preset}')
+    read_parameter_file(preset)  # a broken preset fails here, not in every node
+    model, scene = (_existing_file(path, what) for path, what in ((model, 'model'), (scene, 'scene image')))
 
     def spec(executable, parameters=None, **kwargs):
         files = (str(config_file((REAL_NODE_CONFIG if graph == 'real' else NODE_CONFIG)[executable])), preset)
@@ -133,8 +137,10 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
     servo = {key: value for key, value in (('method', method), ('model_path', model)) if value}
     if graph == 'real':
         return [spec('camera_node'), spec('gantry_driver'), spec('servo_node', servo)]
-    scenario = preset_parameters(preset, 'sim_scenario')
-    start = start_pose(scenario)
+    try:
+        start = start_pose(preset_parameters(preset, 'sim_scenario'))
+    except ValueError as exc:
+        raise ValueError(f'{preset}: sim_scenario: {exc}') from None
     scene_parameters = {'scene_path': scene} if scene else {}
     scenario_overrides = dict(scene_parameters)
     if json:
@@ -151,6 +157,22 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
     ]
 
 
+def _existing_file(path: str, what: str) -> str:
+    """``path`` made absolute (the nodes may run elsewhere), '' kept; a missing file fails here."""
+    if not path:
+        return ''
+    resolved = Path(path).expanduser().resolve()
+    if not resolved.is_file():
+        raise FileNotFoundError(f'{what} file not found: {resolved}')
+    return str(resolved)
+
+
+class GraphFailed(RuntimeError):
+    """A node of a launched graph failed. Raised inside ``launch``, it makes
+    ``LaunchService.run()`` (the exit status of ``ros2 launch``) return 1: launch has no
+    other way to report a failure."""
+
+
 def launch_description(graph: str):
     """The ``launch`` description of a graph: what both launch files return.
 
@@ -162,33 +184,81 @@ def launch_description(graph: str):
     from launch.actions import DeclareLaunchArgument, OpaqueFunction
 
     names = GRAPH_ARGUMENTS[graph]
-    arguments = [DeclareLaunchArgument(name, default_value='', description=LAUNCH_ARGUMENTS[name][1])
+    arguments = [DeclareLaunchArgument(name, default_value=LAUNCH_ARGUMENTS[name][0],
+                                       description=LAUNCH_ARGUMENTS[name][1],
+                                       **({'choices': ['true', 'false']} if name in FLAG_ARGUMENTS else {}))
                  for name in names]
     return LaunchDescription([*arguments, OpaqueFunction(function=_launch_nodes, args=[graph, names])])
 
 
 def _launch_nodes(context, graph: str, names):
     """launch_ros Node actions of the graph, with the launch arguments' values as options."""
-    import tempfile
-
-    from launch.actions import Shutdown
     from launch.substitutions import LaunchConfiguration
     from launch_ros.actions import Node
 
     options = {name: LaunchConfiguration(name).perform(context) for name in names}
-    overrides = tempfile.mkdtemp(prefix='aevs_launch_')
+    options.update((name, options[name] == 'true') for name in FLAG_ARGUMENTS if name in options)
     return [
         Node(package=spec.package, executable=spec.executable, name=spec.name, output='screen',
-             parameters=[path for path in (*spec.parameter_files, spec.overrides_file(overrides)) if path],
-             remappings=list(spec.remappings),
-             on_exit=Shutdown(reason=f'{spec.name} finished') if spec.ends_graph else None)
+             ros_arguments=spec.parameter_arguments(), remappings=list(spec.remappings),
+             on_exit=_on_node_exit(spec))
         for spec in build_graph(graph, **options)
     ]
 
 
+def _on_node_exit(spec: NodeSpec):
+    """What ``launch`` does when a node exits, as `aevs launch` does: the node that ends the
+    graph shuts it down (0) or fails it; any other node exiting on its own fails the graph.
+    Exits during the shutdown are the teardown's, not failures."""
+    def on_exit(event, context):
+        from launch.actions import Shutdown
+
+        if context.is_shutdown:
+            return None
+        if spec.ends_graph and event.returncode == 0:
+            return Shutdown(reason=f'{spec.name} finished (exit code 0)')
+        if spec.ends_graph:
+            raise GraphFailed(f'{spec.name} finished with exit code {event.returncode} (0 = success); '
+                              'stopping the graph')
+        raise GraphFailed(f'{spec.name} exited unexpectedly with code {event.returncode}; stopping the graph')
+    return on_exit
+
+
+def read_parameter_file(path) -> dict:
+    """The sections of a ROS parameter file; ValueError naming the file and what is wrong with it
+    (not YAML, or a section that is not a mapping), so a broken preset is one line, not a
+    traceback."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except UnicodeDecodeError as exc:
+        raise ValueError(f'{path}: not a text file ({exc.reason} at byte {exc.start})') from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, 'problem_mark', None)
+        where = f' at line {mark.line + 1}, column {mark.column + 1}' if mark else ''
+        problem = getattr(exc, 'problem', None) or ' '.join(str(exc).split())
+        raise ValueError(f'{path}: not valid YAML{where}: {problem}') from None
+    data = {} if data is None else data
+    _check_sections(path, data, ())
+    return data
+
+
+def _check_sections(path, section, keys: tuple) -> None:
+    """Every level of a parameter file is a mapping (node names, namespaces, ros__parameters)."""
+    if not isinstance(section, dict):
+        where = ' > '.join(keys) if keys else 'the top level'
+        expected = ('parameter names and values' if keys and keys[-1] == 'ros__parameters'
+                    else 'node names (or namespaces) to {ros__parameters: ...}')
+        raise ValueError(f'{path}: {where} must be a mapping of {expected}, got {type(section).__name__} '
+                         f'{section!r:.60}')
+    if keys and keys[-1] == 'ros__parameters':
+        return
+    for key, value in section.items():
+        _check_sections(path, value, (*keys, str(key)))
+
+
 def preset_parameters(path, node_name: str) -> dict:
     """The parameters a ROS parameter file gives ``node_name`` (``/**`` first, then its own)."""
-    data = yaml.safe_load(Path(path).read_text()) or {}
+    data = read_parameter_file(path)
     merged = {}
     for key in ('/**', node_name, '/' + node_name, '/**/' + node_name):
         merged.update((data.get(key) or {}).get('ros__parameters') or {})
@@ -203,10 +273,10 @@ def pose_from_list(values) -> np.ndarray:
 
     from .core import se3
 
-    values = np.asarray(values, dtype=float)
-    if values.shape != (7,) or not np.isfinite(values).all() or np.linalg.norm(values[3:]) < 1e-9:
-        raise ValueError(f'a pose needs [x, y, z, qx, qy, qz, qw] with a non-zero quaternion, got {list(values)}')
-    return se3.make_pose(Rotation.from_quat(values[3:]).as_matrix(), values[:3])
+    numbers = _finite_numbers(values, 7)
+    if numbers is None or np.linalg.norm(numbers[3:]) < 1e-9:
+        raise ValueError(f'a pose needs [x, y, z, qx, qy, qz, qw] with a non-zero quaternion, got {values!r}')
+    return se3.make_pose(Rotation.from_quat(numbers[3:]).as_matrix(), numbers[:3])
 
 
 def pose_to_list(pose: np.ndarray) -> list[float]:
@@ -219,10 +289,29 @@ def start_pose(scenario: dict) -> np.ndarray:
     """The scenario's start pose: its goal pose displaced by ``start_offset`` (goal camera frame)."""
     from .core import se3
 
+    if 'goal_pose' not in scenario:
+        raise ValueError('no goal_pose: give [x, y, z, qx, qy, qz, qw] in its ros__parameters')
+    try:
+        goal = pose_from_list(scenario['goal_pose'])
+    except ValueError as exc:
+        raise ValueError(f'goal_pose: {exc}') from None
     offset = scenario.get('start_offset', [0.0] * 6)
-    if len(offset) != 6:
-        raise ValueError(f'start_offset needs [dx, dy, dz (m), rx, ry, rz (deg)], got {offset}')
-    return se3.displaced(pose_from_list(scenario['goal_pose']), offset)
+    numbers = _finite_numbers(offset, 6)
+    start = None if numbers is None else se3.displaced(goal, numbers)
+    if start is None or not np.isfinite(start).all():
+        raise ValueError(f'start_offset needs 6 finite numbers [dx, dy, dz (m), rx, ry, rz (deg)], got {offset!r}')
+    return start
+
+
+def _finite_numbers(values, count: int) -> np.ndarray | None:
+    """``values`` as ``count`` finite floats, or None (wrong count, not numbers, NaN or inf)."""
+    if isinstance(values, (str, bytes, dict)):
+        return None
+    try:
+        numbers = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return numbers if numbers.shape == (count,) and np.isfinite(numbers).all() else None
 
 
 # -- a picture of the graph ----------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""sensor_msgs/Image <-> NumPy: round trips, colour to grey, padded rows, byte order, errors."""
+"""sensor_msgs/Image <-> NumPy: round trips, colour to grey, padded rows, byte order, the float
+range convention, errors."""
 import cv2
 import numpy as np
 import pytest
@@ -6,8 +7,8 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import Image
 
 from aevs_ros.core.errors import InvalidImageError
-from aevs_ros.nodes.image_conversions import (array_to_image_msg, gray_to_image_msg,
-                                              image_to_array, image_to_gray)
+from aevs_ros.nodes.image_conversions import (FLOAT_RANGE_TOLERANCE, array_to_image_msg,
+                                              gray_to_image_msg, image_to_array, image_to_gray)
 
 RNG = np.random.default_rng(0)
 GRAY = RNG.random((6, 5)).astype(np.float32)
@@ -27,6 +28,31 @@ def test_gray_round_trip(encoding, tolerance):
 def test_gray_out_of_range_is_clipped_for_integer_encodings():
     msg = gray_to_image_msg(np.array([[-0.5, 0.0, 1.0, 1.5]]), encoding='mono8')
     assert list(msg.data) == [0, 0, 255, 255]
+
+
+def test_float_image_scaled_0_to_255_is_refused_with_its_range():
+    """The issue's case: clipping it gave a near-white image the servo moved from."""
+    msg = array_to_image_msg((GRAY * 255).astype(np.float32), encoding='32FC1')
+    low, high = float(GRAY.min() * 255), float(GRAY.max() * 255)
+    with pytest.raises(InvalidImageError) as error:
+        image_to_gray(msg)
+    text = str(error.value)
+    assert '[0, 1]' in text and f'min {low:.6g}' in text and f'max {high:.6g}' in text, text
+
+
+@pytest.mark.parametrize('low, high', [(-2 * FLOAT_RANGE_TOLERANCE, 1.0), (0.0, 1 + 2 * FLOAT_RANGE_TOLERANCE),
+                                       (-1.0, 0.5)])
+def test_float_image_beyond_the_tolerance_is_refused(low, high):
+    msg = array_to_image_msg(np.array([[low, 0.5, high]], np.float32), encoding='32FC1')
+    with pytest.raises(InvalidImageError, match=r'must be grey levels in \[0, 1\]'):
+        image_to_gray(msg)
+
+
+def test_float_image_rounding_outside_0_1_is_clipped():
+    """Values a resampling or a float conversion pushes just outside [0, 1] are kept."""
+    values = np.array([[-FLOAT_RANGE_TOLERANCE / 2, 0.25, 1 + FLOAT_RANGE_TOLERANCE / 2]], np.float32)
+    np.testing.assert_array_equal(image_to_gray(array_to_image_msg(values, encoding='32FC1')),
+                                  np.array([[0.0, 0.25, 1.0]], np.float32))
 
 
 @pytest.mark.parametrize('encoding, code', [('bgr8', cv2.COLOR_BGR2GRAY), ('rgb8', cv2.COLOR_RGB2GRAY),

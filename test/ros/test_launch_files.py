@@ -3,7 +3,9 @@
 Always run: the launch files are parsed with ast (the `launch` package is not on PyPI), the
 graphs' executables must be console scripts of setup.py, their parameter files must exist and
 be ROS parameter files, and `aevs launch` resolves executables the way `ros2 run` does.
-With `launch` importable and aevs_ros installed by colcon, servo_sim.launch.py is run for real.
+With `launch` importable and aevs_ros installed by colcon, servo_sim.launch.py is run for real:
+its exit status follows the outcome, keep_running keeps the graph up, and no temporary file
+is left behind.
 """
 import ast
 import fnmatch
@@ -11,7 +13,11 @@ import importlib.util
 import json
 import os
 import re
+import shutil
+import subprocess
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -101,11 +107,13 @@ def test_sim_start_pose_is_the_goal_moved_by_the_offset():
 
 
 def test_overrides_win_over_the_presets(tmp_path):
-    """What a node sees with the arguments `aevs launch` gives it (and the launch files' file)."""
-    specs = graph.build_graph('sim', method='dct', scene='/tmp/scene.png', json=str(tmp_path / 'o.json'),
+    """What a node sees with the arguments `aevs launch` gives it, and the launch files."""
+    scene = tmp_path / 'scene.png'
+    scene.write_bytes(b'')  # build_graph only checks that it exists
+    specs = graph.build_graph('sim', method='dct', scene=str(scene), json=str(tmp_path / 'o.json'),
                               timeout=5.0, keep_running=True)
     for spec in specs:
-        for arguments in (spec.ros_arguments(), launch_file_arguments(spec, tmp_path)):
+        for arguments in (spec.ros_arguments(), launch_file_arguments(spec)):
             context = Context()
             rclpy.init(args=['node', *arguments], context=context)
             try:
@@ -129,13 +137,40 @@ def _default(parameter):
             'initial_camera_pose': [0.0] * 7, 'scene_path': ''}[parameter]
 
 
-def launch_file_arguments(spec, directory):
-    """The arguments launch_ros builds from Node(name=..., parameters=[files..., overrides file])."""
-    arguments = ['--ros-args', '-r', f'__node:={spec.name}']
-    for path in (*spec.parameter_files, spec.overrides_file(directory)):
-        if path:
-            arguments += ['--params-file', path]
-    return arguments
+def launch_file_arguments(spec):
+    """The arguments launch_ros builds from Node(name=..., ros_arguments=...): the
+    ros_arguments first, then its own --ros-args with the node name."""
+    return ['--ros-args', *spec.parameter_arguments(), '--ros-args', '-r', f'__node:={spec.name}']
+
+
+def test_both_readers_give_a_node_the_same_parameter_arguments():
+    """Files first, then the overrides (later arguments win), in `aevs launch` and the launch files."""
+    for spec in [*graph.build_graph('real'), *graph.build_graph('sim', json='/tmp/o.json', timeout=3.0)]:
+        arguments = spec.parameter_arguments()
+        assert spec.ros_arguments() == ['--ros-args', '-r', f'__node:={spec.name}', *arguments]
+        flags, values = arguments[0::2], arguments[1::2]
+        assert flags == ['--params-file'] * len(spec.parameter_files) + ['-p'] * len(spec.parameters)
+        assert values[:len(spec.parameter_files)] == list(spec.parameter_files)
+
+
+def test_keep_running_is_a_sim_launch_flag():
+    assert 'keep_running' in graph.GRAPH_ARGUMENTS['sim'] and 'keep_running' not in graph.GRAPH_ARGUMENTS['real']
+    assert graph.LAUNCH_ARGUMENTS['keep_running'][0] == 'false' and 'keep_running' in graph.FLAG_ARGUMENTS
+    ending = {spec.name: spec.ends_graph for spec in graph.build_graph('sim', keep_running=True)}
+    assert not any(ending.values())
+    scenario = next(spec for spec in graph.build_graph('sim', keep_running=True) if spec.name == 'sim_scenario')
+    assert scenario.parameters['exit_when_done'] is False
+
+
+def test_parameter_files_with_namespaces_and_parameter_groups_are_accepted(tmp_path):
+    """read_parameter_file rejects what is not a parameter file, not the nesting ROS allows."""
+    path = tmp_path / 'nested.yaml'
+    path.write_text('robot1:\n  servo_node:\n    ros__parameters:\n      limits: {linear: 0.1, angular: 0.2}\n'
+                    '/**:\n  ros__parameters:\n    use_sim_time: false\n')
+    data = graph.read_parameter_file(path)
+    assert data['robot1']['servo_node']['ros__parameters']['limits'] == {'linear': 0.1, 'angular': 0.2}
+    for name in ('sim.yaml', 'real.yaml', *graph.NODE_CONFIG.values(), *graph.REAL_NODE_CONFIG.values()):
+        graph.read_parameter_file(graph.config_file(name))
 
 
 def test_parameter_text_keeps_types():
@@ -187,24 +222,119 @@ def _launch_with_colcon_install():
     return None
 
 
-@pytest.mark.slow
-@pytest.mark.skipif(_launch_with_colcon_install() is not None, reason=str(_launch_with_colcon_install()))
-def test_servo_sim_launch_file_converges(ros_domain_id, tmp_path):
+needs_launch = pytest.mark.skipif(_launch_with_colcon_install() is not None,
+                                  reason=str(_launch_with_colcon_install()))
+SIM_NODES = {'planar_renderer', 'gantry_driver', 'servo_node', 'sim_scenario'}
+LAUNCH_TIMEOUT_S = 120.0
+
+
+def failing_preset(tmp_path):
+    """config/sim.yaml where the start (4.7 cm off) is already beyond ``max_distance``: the
+    scenario reports "diverged" (exit code 1) as soon as the goal is set. A short ``timeout``
+    would do too, but on a busy machine it can expire before the first camera pose (exit 2)."""
+    data = yaml.safe_load(graph.config_file('sim.yaml').read_text())
+    data['sim_scenario']['ros__parameters']['max_distance'] = 0.001
+    path = tmp_path / 'too_far.yaml'
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch):
+    """A temporary folder for this test alone: every temporary file the launch makes lands
+    there (tempfile.tempdir, TMPDIR for `ros2 launch`), and it must be empty afterwards."""
+    folder = tmp_path / 'tmp'
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(folder))
+    monkeypatch.setenv('TMPDIR', str(folder))
+    yield folder
+    assert sorted(path.name for path in folder.iterdir()) == [], 'temporary files left behind'
+
+
+def run_sim_launch(arguments, while_running=None):
+    """servo_sim.launch.py run by launch's LaunchService in this process, as `ros2 launch` runs
+    it; returns what run() returns, which is `ros2 launch`'s exit status.
+    ``while_running(service)`` runs in a thread meanwhile."""
     from launch import LaunchService
     from launch.actions import IncludeLaunchDescription
     from launch.launch_description_sources import PythonLaunchDescriptionSource
 
-    out = tmp_path / 'sim.json'
     service = LaunchService(argv=[])
     service.include_launch_description(IncludeLaunchDescription(
         PythonLaunchDescriptionSource(str(ROOT / 'launch' / 'servo_sim.launch.py')),
-        launch_arguments={'json': str(out)}.items()))
-    timer = threading.Timer(120.0, service.shutdown)
+        launch_arguments=arguments.items()))
+    timed_out = threading.Event()
+    timer = threading.Timer(LAUNCH_TIMEOUT_S, lambda: (timed_out.set(), service.shutdown()))
     timer.start()
+    helper = threading.Thread(target=while_running, args=(service,), daemon=True) if while_running else None
+    if helper:
+        helper.start()
     try:
-        service.run()
+        code = service.run()
     finally:
         timer.cancel()
+    if helper:
+        helper.join(10.0)
+    assert not timed_out.is_set(), f'the launch did not end within {LAUNCH_TIMEOUT_S:g} s'
+    return code
+
+
+@pytest.mark.slow
+@needs_launch
+def test_servo_sim_launch_file_converges(ros_domain_id, tmp_path, private_tmp):
+    out = tmp_path / 'sim.json'
+    assert run_sim_launch({'json': str(out)}) == 0
     outcome = json.loads(out.read_text())
     assert outcome['converged'] and outcome['final_translation_error_m'] < 1e-3
     assert outcome['final_rotation_error_deg'] < 0.1
+
+
+@pytest.mark.slow
+@needs_launch
+@pytest.mark.parametrize('runner', ['LaunchService', 'ros2 launch'])
+def test_servo_sim_launch_fails_when_the_scenario_does_not_converge(runner, ros_domain_id, tmp_path,
+                                                                    private_tmp):
+    out = tmp_path / 'sim.json'
+    arguments = {'params_file': str(failing_preset(tmp_path)), 'json': str(out)}
+    if runner == 'LaunchService':
+        code = run_sim_launch(arguments)
+    else:
+        if importlib.util.find_spec('ros2launch') is None or shutil.which('ros2') is None:
+            pytest.skip('the `ros2` command with its launch verb (ros2cli, ros2launch) is not installed')
+        result = subprocess.run(['ros2', 'launch', 'aevs_ros', 'servo_sim.launch.py',
+                                 *(f'{name}:={value}' for name, value in arguments.items())],
+                                capture_output=True, text=True, timeout=LAUNCH_TIMEOUT_S)
+        code, output = result.returncode, result.stdout + result.stderr
+        assert 'sim_scenario finished with exit code 1' in output, output
+    assert code == 1
+    outcome = json.loads(out.read_text())
+    assert not outcome['converged'] and outcome['stop_reason'].startswith('diverged')
+
+
+@pytest.mark.slow
+@needs_launch
+def test_keep_running_keeps_the_sim_graph_up_after_the_outcome(ros_context, tmp_path, private_tmp):
+    out = tmp_path / 'sim.json'
+    seen_after_outcome = set()
+    probe = rclpy.create_node('launch_probe', context=ros_context)
+
+    def after_the_outcome(service):
+        try:
+            deadline = time.monotonic() + LAUNCH_TIMEOUT_S - 20
+            while not out.is_file() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            time.sleep(3.0)  # without keep_running the graph would be torn down by now
+            end = time.monotonic() + 10.0
+            while time.monotonic() < end and not SIM_NODES <= seen_after_outcome:
+                seen_after_outcome.update(probe.get_node_names())
+                time.sleep(0.2)
+        finally:
+            service.shutdown()
+
+    try:
+        code = run_sim_launch({'json': str(out), 'keep_running': 'true'}, after_the_outcome)
+    finally:
+        probe.destroy_node()
+    assert json.loads(out.read_text())['converged']
+    assert SIM_NODES <= seen_after_outcome, seen_after_outcome
+    assert code == 0  # stopped by a shutdown request, as Ctrl-C does

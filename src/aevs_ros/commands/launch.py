@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
 import os
 import signal
 import subprocess
@@ -22,6 +23,12 @@ DESCRIPTION = """\
 Start the simulated or the real node graph (see README "ROS 2 graph"). The sim graph renders
 a camera above a planar scene, servoes it from the preset's start pose back to its goal view,
 prints the outcome and exits (0 = converged). The real graph runs until Ctrl-C.
+
+exit codes:
+  0  sim: converged; real: stopped by Ctrl-C, SIGTERM or --timeout (also sim after Ctrl-C)
+  1  sim: not converged, or no outcome within --timeout + 20 s
+  2  a bad option or preset (nothing was started), or sim_scenario could not run
+  N  a node died on its own with code N (1 if it exited with 0)
 
 examples:
   aevs launch sim                                  # DVS, config/sim.yaml
@@ -70,6 +77,10 @@ def run(args) -> int:
     if args.graph == 'real' and sim_only:
         print(f"aevs launch: error: {', '.join(sim_only)}: for the sim graph only", file=sys.stderr)
         return 2
+    if not math.isfinite(args.timeout) or args.timeout < 0:
+        print(f"aevs launch: error: --timeout needs a finite number of seconds >= 0 (0 = the preset's), "
+              f'got {args.timeout:g}', file=sys.stderr)
+        return 2
     try:
         if args.graph_png:
             print(f'aevs launch: {args.graph} graph drawn to {graph.draw_graph(args.graph, args.graph_png)}')
@@ -78,6 +89,8 @@ def run(args) -> int:
                                   scene=args.scene, json=args.json, keep_running=args.keep_running,
                                   timeout=args.timeout)
         commands = [command_line(spec) for spec in specs]
+        if args.json and not args.print:
+            Path(args.json).unlink(missing_ok=True)  # never report a previous run's outcome
     except (OSError, ValueError) as exc:
         print(f'aevs launch: error: {exc}', file=sys.stderr)
         return 2
@@ -85,8 +98,6 @@ def run(args) -> int:
         for command in commands:
             print(' '.join(command))
         return 0
-    if args.json:
-        Path(args.json).unlink(missing_ok=True)  # never report a previous run's outcome
     if args.graph == 'sim':
         deadline = args.timeout + TIMEOUT_MARGIN_S if args.timeout else None
         code = run_graph(specs, commands, deadline)

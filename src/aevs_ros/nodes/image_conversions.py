@@ -1,14 +1,17 @@
 """sensor_msgs/Image <-> NumPy, with no cv_bridge (absent from PyPI) and no copy of its API.
 
 * :func:`image_to_gray` turns an Image of a supported encoding into the core's image
-  convention: float32 ``(h, w)`` grey levels in ``[0, 1]``.
+  convention: float32 ``(h, w)`` grey levels in ``[0, 1]``. Integer encodings are scaled by
+  their maximum (255, 65535). A float image (32FC1) must already hold grey levels in
+  ``[0, 1]``: values outside it by more than :data:`FLOAT_RANGE_TOLERANCE` are rejected, not
+  clipped (a 0-255 float image would otherwise turn near-white and the servo would move from it).
 * :func:`image_to_array` gives the raw pixels, ``(h, w)`` or ``(h, w, c)`` in the encoding's
   dtype (row padding removed, byte order fixed).
 * :func:`array_to_image_msg` and :func:`gray_to_image_msg` build messages from arrays.
 
-Every problem (unsupported encoding, size or step inconsistent with the data, NaN in a
-float image) raises ``core.errors.InvalidImageError`` with the reason, never a bare numpy
-error, so a node can log it and drop the frame.
+Every problem (unsupported encoding, size or step inconsistent with the data, NaN or values
+outside [0, 1] in a float image) raises ``core.errors.InvalidImageError`` with the reason,
+never a bare numpy error, so a node can log it and drop the frame.
 """
 from __future__ import annotations
 
@@ -28,6 +31,8 @@ ENCODINGS = {
 #: ITU-R BT.601 luma weights (what cv2.COLOR_BGR2GRAY uses), in R, G, B order
 _LUMA_RGB = np.array([0.299, 0.587, 0.114], dtype=np.float32)
 _GRAY_OUT = ('mono8', 'mono16', '32FC1')
+#: how far outside [0, 1] a float image may stray (rounding, resampling) and still be clipped
+FLOAT_RANGE_TOLERANCE = 1e-3
 
 
 def _dtype_and_channels(encoding: str):
@@ -62,13 +67,19 @@ def image_to_gray(msg: Image) -> np.ndarray:
     """Grey levels of ``msg`` as float32 (h, w) in [0, 1] (the core's image convention).
 
     Colour images use the BT.601 luma weights; 16-bit images are divided by 65535; 32FC1
-    values are taken as intensities already in [0, 1] (clipped; NaN/inf rejected).
+    values must be intensities in [0, 1] already: NaN/inf and values beyond the tolerance are
+    rejected, the rest clipped.
     """
     pixels = image_to_array(msg)
     encoding = msg.encoding
     if encoding == '32FC1':
         if not np.all(np.isfinite(pixels)):
             raise InvalidImageError('32FC1 image holds NaN or infinite values')
+        low, high = float(pixels.min()), float(pixels.max())
+        if low < -FLOAT_RANGE_TOLERANCE or high > 1.0 + FLOAT_RANGE_TOLERANCE:
+            raise InvalidImageError(
+                f'32FC1 image values must be grey levels in [0, 1] (tolerance {FLOAT_RANGE_TOLERANCE:g}), '
+                f'got min {low:.6g}, max {high:.6g}: scale them (0-255 values: divide by 255)')
         return np.clip(pixels, 0.0, 1.0).astype(np.float32, copy=False)
     if pixels.ndim == 3:
         rgb = pixels[..., :3].astype(np.float32)
