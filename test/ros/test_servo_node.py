@@ -6,6 +6,7 @@ and processing only the newest frame.
 The node runs in-process in its own multi-threaded executor (as `servo_node` does); a probe
 node plays the camera (a 30 Hz timer publishing the current frame) and records the outputs.
 """
+import os
 import subprocess
 import sys
 import threading
@@ -19,17 +20,15 @@ from aevs_msgs.msg import ServoStatus
 from aevs_msgs.srv import SetGoalImage
 from geometry_msgs.msg import TwistStamped
 from rclpy.action import ActionClient
-from rclpy.executors import MultiThreadedExecutor
 from rclpy.parameter import Parameter
 from rclpy.qos import qos_profile_sensor_data
-from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo, Image
 from std_srvs.srv import SetBool
 
 from aevs_ros.core import se3
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.scene import PlanarScene
-from aevs_ros.nodes import stop_executor
+from aevs_ros.nodes import EXECUTOR_VARIABLE, make_executor, spin_until, stop_executor
 from aevs_ros.nodes.image_conversions import array_to_image_msg, gray_to_image_msg
 from aevs_ros.nodes.planar_renderer import camera_info_msg
 from aevs_ros.nodes.servo_node import ServoNode
@@ -59,14 +58,14 @@ def wait_for(future, timeout=TIMEOUT_S):
 
 @pytest.fixture
 def servo(ros_context):
-    """A ServoNode (dvs, 64x64) spun by its own 4-thread executor, as its main() does."""
+    """A ServoNode (dvs, 64x64) spun by its own executor, the one its main() uses."""
     def start(**parameters):
         overrides = [Parameter(name, value=value) for name, value in parameters.items()]
         node = ServoNode(context=ros_context, parameter_overrides=overrides)
-        executor = MultiThreadedExecutor(num_threads=4, context=ros_context)
+        executor = make_executor(os.environ.get(EXECUTOR_VARIABLE, ''), 4, context=ros_context)
         executor.add_node(node)
-        stop = Future()
-        thread = threading.Thread(target=executor.spin_until_future_complete, args=(stop,), daemon=True)
+        stop = threading.Event()
+        thread = threading.Thread(target=spin_until, args=(executor, stop.is_set), daemon=True)
         thread.start()
         started.append((node, executor, thread, stop))
         return node
@@ -75,7 +74,7 @@ def servo(ros_context):
     yield start
     for node, executor, thread, stop in started:  # as servo_node's main() ends
         node.stop()
-        stop.set_result(None)
+        stop.set()
         thread.join(5.0)
         stop_executor(executor)
         node.destroy_node()
@@ -508,4 +507,4 @@ def test_aevs_set_goal_fails_cleanly_without_a_servo(ros_domain_id):
     command = [sys.executable, '-c', 'import sys; from aevs_ros.cli import main; sys.exit(main())',
                'set-goal', '--timeout', '1']
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-    assert result.returncode == 1 and 'not available' in result.stdout, result.stdout + result.stderr
+    assert result.returncode == 4 and 'not available' in result.stderr, result.stdout + result.stderr

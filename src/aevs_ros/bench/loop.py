@@ -51,8 +51,10 @@ def add_parser(subparsers) -> None:
     parser.add_argument('--frames', type=int, default=150, help='images per measurement (default 150)')
     parser.add_argument('--rate', type=float, default=30.0, help='camera frame rate [Hz] (default 30)')
     parser.add_argument('--size', type=int, default=128, help='camera image size [px] (default 128)')
-    parser.add_argument('--executor', choices=EXECUTORS, default='multi',
+    parser.add_argument('--executor', choices=EXECUTORS, default=EXECUTORS[0],
                         help="servo_node's rclpy executor (default %(default)s, as servo_node runs)")
+    parser.add_argument('--params', default='', metavar='FILE',
+                        help="preset servo_node reads after config/servo.yaml (default config/sim.yaml)")
     parser.add_argument('--load', type=load_argument, default=0,
                         help='busy processes competing for the CPU meanwhile (default 0)')
     parser.add_argument('--model', default=None, help='AEVS model (default: the shipped one)')
@@ -68,7 +70,7 @@ def run(args) -> int:
     paths = model_paths(args.pca, args.model)
     results = {'benchmark': 'loop', 'machine': machine_info(), 'frames': args.frames,
                'camera_rate_hz': args.rate, 'image_size': args.size, 'load': args.load,
-               'executor': args.executor,
+               'executor': args.executor, 'params_file': args.params or 'config/sim.yaml',
                'warm_up': {'seconds': WARM_UP_S, 'frames': warm_up_frames(args.rate),
                            'rule': f'frames of the first {WARM_UP_S:g} s after the servo accepted the '
                                    'goal are sent but not counted'},
@@ -79,7 +81,8 @@ def run(args) -> int:
             reason = missing_model(method, paths)
             if reason is None:
                 try:
-                    loop = measure(method, paths.get(method), views, args.frames, args.rate, args.executor)
+                    loop = measure(method, paths.get(method), views, args.frames, args.rate, args.executor,
+                                   args.params)
                     core_step = measure_core_step(method, paths, args.size, args.frames)
                     results['methods'][method] = summarise(loop, core_step)
                 except RuntimeError as exc:
@@ -143,7 +146,8 @@ def _views(size: int):
     return camera, scene.render(camera, goal).image, views
 
 
-def measure(method: str, model: str | None, views, frames: int, rate: float, executor: str = 'multi') -> dict:
+def measure(method: str, model: str | None, views, frames: int, rate: float, executor: str = EXECUTORS[0],
+            params_file: str = '') -> dict:
     """Start servo_node for ``method`` with ``executor``, set the goal, time the camera-rate and
     closed loops."""
     import rclpy
@@ -154,7 +158,7 @@ def measure(method: str, model: str | None, views, frames: int, rate: float, exe
     from ..commands.launch import command_line, teardown
     from . import thread_environment
 
-    spec = next(s for s in graph.build_graph('sim', method=method, model=model or '')
+    spec = next(s for s in graph.build_graph('sim', params_file=params_file, method=method, model=model or '')
                 if s.executable == 'servo_node')
     log = tempfile.TemporaryFile('w+')  # the node's output, shown if it fails to start
     with thread_environment(1):

@@ -50,6 +50,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument('--method', choices=METHODS, default='dvs', help='feature family (default dvs)')
     parser.add_argument('--load', type=load_argument, default=0,
                         help='busy processes competing for the CPU meanwhile (default 0)')
+    parser.add_argument('--params', default='', metavar='FILE',
+                        help='scenario preset, as `aevs launch sim --params` (default config/sim.yaml)')
     parser.add_argument('--timeout', type=float, default=60.0,
                         help="sim_scenario's timeout per run [s] (default 60, the preset's)")
     parser.add_argument('--json', default=None, help=f'result JSON (default {DEFAULT_OUT}/soak.json)')
@@ -72,7 +74,7 @@ def run(args) -> int:
     rows = []
     with busy_processes(args.load):
         for index in range(args.runs):
-            row = soak_run(index, args.method, args.timeout, Path(args.out) / f'{path.stem}_logs')
+            row = soak_run(index, args.method, args.timeout, Path(args.out) / f'{path.stem}_logs', args.params)
             if row is None:
                 print('  interrupted')
                 break
@@ -83,6 +85,7 @@ def run(args) -> int:
     summary = summarise(rows)
     figure = plot_soak(rows, f'{args.method}, load {args.load}', Path(args.out) / f'{path.stem}.png')
     results = {'benchmark': 'soak', 'machine': machine_info(), 'method': args.method, 'load': args.load,
+               'params_file': args.params or 'config/sim.yaml',
                'timeout_s': args.timeout, 'runs_requested': args.runs, **summary, 'runs': rows,
                'figure': str(figure)}
     print(format_summary(results))
@@ -91,7 +94,7 @@ def run(args) -> int:
     return 0
 
 
-def soak_run(index: int, method: str, timeout: float, log_dir: Path) -> dict | None:
+def soak_run(index: int, method: str, timeout: float, log_dir: Path, params_file: str = '') -> dict | None:
     """One sim run in a domain of its own: its row, or None if a signal interrupted it."""
     from .. import graph
     from ..commands.launch import TIMEOUT_MARGIN_S, command_line, run_graph
@@ -100,7 +103,8 @@ def soak_run(index: int, method: str, timeout: float, log_dir: Path) -> dict | N
         domain_id = stack.enter_context(reserved_domain_id(os.getpid() + index))
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix='aevs_soak_')))
         outcome_path, log_path = folder / 'outcome.json', folder / 'nodes.log'
-        specs = graph.build_graph('sim', method=method, timeout=timeout, json=str(outcome_path))
+        specs = graph.build_graph('sim', params_file=params_file, method=method, timeout=timeout,
+                                  json=str(outcome_path))
         stack.enter_context(_environment(ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
                                          ROS_LOG_DIR=str(folder / 'ros_log')))
         watch = stack.enter_context(_ServoWatch(domain_id, outcome_path))

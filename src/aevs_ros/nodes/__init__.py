@@ -20,11 +20,12 @@ JOIN_TIMEOUT_S = 1.0
 SIGNAL_CHECK_PERIOD_S = 0.1
 #: a node still tearing down this long after a stop request exits at once [s]
 TEARDOWN_DEADLINE_S = 2.0
-#: environment variable choosing the executor of every node (for `aevs bench loop --executor`):
-#: multi (default: a MultiThreadedExecutor, single-threaded where a node asks for one thread),
-#: single (SingleThreadedExecutor) or events (rclpy's experimental EventsExecutor)
+#: environment variable choosing the executor of every node (`aevs bench loop --executor`):
+#: events (the default: rclpy's EventsExecutor, whose wait loop is C++ and holds no GIL; README
+#: "Executors" has the measurements), single (SingleThreadedExecutor) or multi
+#: (MultiThreadedExecutor, single-threaded where a node asks for one thread)
 EXECUTOR_VARIABLE = 'AEVS_EXECUTOR'
-EXECUTORS = ('multi', 'single', 'events')
+EXECUTORS = ('events', 'single', 'multi')
 
 
 @dataclass(frozen=True)
@@ -114,10 +115,8 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
             return 2
         executor.add_node(node)
         done = getattr(node, 'done', None)
-        # Short waits: the loop sees a stop request within one, even in a node without timers
-        # (camera_node), which could otherwise wait in C until its next message.
-        while rclpy.ok() and not stop_requested.is_set() and not (done is not None and done.done()):
-            executor.spin_once(timeout_sec=SIGNAL_CHECK_PERIOD_S)
+        spin_until(executor, lambda: not rclpy.ok(context=executor.context) or stop_requested.is_set()
+                   or (done is not None and done.done()))
         return int(getattr(node, 'exit_code', 0))
     except (KeyboardInterrupt, ExternalShutdownException):
         return int(getattr(node, 'exit_code', 0))
@@ -137,6 +136,15 @@ def run(make_node, args=None, num_threads: int = 4) -> int:
         faulthandler.cancel_dump_traceback_later()
 
 
+def spin_until(executor, should_stop) -> None:
+    """Spin in short waits until ``should_stop()``: a stop request is seen within one wait,
+    even in a node without timers (camera_node), which could otherwise wait in C until its
+    next message. (The EventsExecutor's spin_until_future_complete does not notice a future
+    completed by another thread.)"""
+    while not should_stop():
+        executor.spin_once(timeout_sec=SIGNAL_CHECK_PERIOD_S)
+
+
 def _exit_if_teardown_hangs() -> None:
     """Exit hard, with every thread's stack on stderr, if teardown outlasts TEARDOWN_DEADLINE_S.
 
@@ -147,19 +155,19 @@ def _exit_if_teardown_hangs() -> None:
     faulthandler.dump_traceback_later(TEARDOWN_DEADLINE_S, exit=True)
 
 
-def make_executor(kind: str, num_threads: int):
-    """The executor ``kind`` (one of EXECUTORS; '' = multi) with ``num_threads`` for multi."""
+def make_executor(kind: str, num_threads: int, context=None):
+    """The executor ``kind`` (one of EXECUTORS; '' = the first) with ``num_threads`` for multi."""
     from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 
-    kind = kind or 'multi'
+    kind = kind or EXECUTORS[0]
     if kind not in EXECUTORS:
         raise ValueError(f'{EXECUTOR_VARIABLE}={kind!r}: choose one of {", ".join(EXECUTORS)}')
     if kind == 'events':
         from rclpy.experimental import EventsExecutor
-        return EventsExecutor()
+        return EventsExecutor(context=context)
     if kind == 'single' or num_threads <= 1:
-        return SingleThreadedExecutor()
-    return MultiThreadedExecutor(num_threads=num_threads)
+        return SingleThreadedExecutor(context=context)
+    return MultiThreadedExecutor(num_threads=num_threads, context=context)
 
 
 def _one_line(exc: Exception) -> str:

@@ -25,8 +25,10 @@ from aevs_msgs.msg import ServoStatus  # noqa: E402
 from aevs_msgs.srv import SetGoalImage  # noqa: E402
 from geometry_msgs.msg import Twist, TwistStamped  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
+import rclpy  # noqa: E402
 from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
 from rclpy.callback_groups import ReentrantCallbackGroup  # noqa: E402
+from rclpy.executors import MultiThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.qos import QoSProfile, qos_profile_sensor_data  # noqa: E402
 from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
@@ -41,7 +43,7 @@ from ..core.servo import ServoCommand, ServoConfig, ServoState  # noqa: E402
 from ..core.servo_loop import LoopTimings, ServoLoop  # noqa: E402
 from ..core.servo_session import ServoSession, SessionConfig  # noqa: E402
 from ..resources import default_model_path  # noqa: E402
-from . import Param, check_choice, declare, run  # noqa: E402
+from . import JOIN_TIMEOUT_S, Param, check_choice, declare, run, stop_executor  # noqa: E402
 from .image_conversions import gray_to_image_msg, image_to_gray  # noqa: E402
 
 _CONFIG = ServoConfig()
@@ -141,10 +143,8 @@ class ServoNode(Node):
                                  callback_group=group)
         self.create_service(SetGoalImage, 'set_goal_image', self.on_set_goal, callback_group=group)
         self.create_service(SetBool, 'servo/pause', self.on_pause, callback_group=group)
-        self.action_server = ActionServer(
-            self, ServoToImage, 'servo_to_image', self.execute_action, callback_group=group,
-            goal_callback=lambda _: GoalResponse.ACCEPT, cancel_callback=lambda _: CancelResponse.ACCEPT)
         self.add_on_set_parameters_callback(self.on_set_parameters)
+        self.action_node, self.action_executor, self.action_thread = self._start_action_server()
         self.loop.start()
         self.get_logger().info(f"servo_node ready: method {self.params['method']}, gain {self.params['gain']}")
 
@@ -212,6 +212,25 @@ class ServoNode(Node):
         return SetParametersResult(successful=True)
 
     # -- the action --------------------------------------------------------------------------------
+    def _start_action_server(self):
+        """/servo_to_image on a companion node with executor threads of its own.
+
+        An action's execute callback blocks until the servo ends, which would stall the
+        single-threaded executor that runs this node's other callbacks (README: "Executors").
+        The companion ignores the command line's remappings and parameters, which belong to
+        this node, and lives in its namespace.
+        """
+        node = rclpy.create_node(f'{self.get_name()}_action', namespace=self.get_namespace(), context=self.context,
+                                 use_global_arguments=False, start_parameter_services=False)
+        ActionServer(node, ServoToImage, 'servo_to_image', self.execute_action,
+                     callback_group=ReentrantCallbackGroup(), goal_callback=lambda _: GoalResponse.ACCEPT,
+                     cancel_callback=lambda _: CancelResponse.ACCEPT)
+        executor = MultiThreadedExecutor(num_threads=2, context=self.context)
+        executor.add_node(node)
+        thread = threading.Thread(target=executor.spin, name='servo_action', daemon=True)
+        thread.start()
+        return node, executor, thread
+
     def execute_action(self, goal_handle):
         seen, _ = self.loop.wait_published(-1, 0.0)
         try:
@@ -275,6 +294,9 @@ class ServoNode(Node):
         if not self.loop.close():
             self.get_logger().error('the servo loop is stuck in a step; exiting without it')
         self.publish(ServoCommand(np.zeros(6), ServoState.IDLE, 0, reason='servo_node stopped'), None)
+        stop_executor(self.action_executor)
+        self.action_thread.join(JOIN_TIMEOUT_S)
+        self.action_node.destroy_node()
 
 
 def _twist(velocity) -> Twist:
