@@ -56,6 +56,8 @@ NODE_CONFIG = {
 #: ... except on the real robot.
 REAL_NODE_CONFIG = {**NODE_CONFIG, 'gantry_driver': 'gantry_real.yaml'}
 DEFAULT_PRESET = {'sim': 'sim.yaml', 'real': 'real.yaml'}
+#: the renderer's parameters sim_scenario renders its goal with (its camera: camera_info)
+RENDERED_SCENE = ('scene_path', 'scene_width', 'blur_sigma', 'frame_id')
 
 
 @dataclass(frozen=True)
@@ -137,12 +139,15 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
     servo = {key: value for key, value in (('method', method), ('model_path', model)) if value}
     if graph == 'real':
         return [spec('camera_node'), spec('gantry_driver'), spec('servo_node', servo)]
+    scenario = preset_parameters(preset, 'sim_scenario')
     try:
-        start = start_pose(preset_parameters(preset, 'sim_scenario'))
+        start = start_pose(scenario)
     except ValueError as exc:
         raise ValueError(f'{preset}: sim_scenario: {exc}') from None
     scene_parameters = {'scene_path': scene} if scene else {}
-    scenario_overrides = dict(scene_parameters)
+    renderer = preset_parameters(preset, 'planar_renderer')  # a preset may give the renderer its own scene
+    scenario_overrides = {**{key: renderer[key] for key in RENDERED_SCENE
+                             if key in renderer and renderer[key] != scenario.get(key)}, **scene_parameters}
     if json:
         scenario_overrides['json_path'] = str(Path(json).expanduser().resolve())
     if keep_running:

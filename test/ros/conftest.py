@@ -6,11 +6,8 @@ inherit them. `ros_context` is an initialised rclpy context for the test,
 `ros_executor` spins in a background thread and destroys the nodes added to it, and
 `spun_node` makes nodes spun by it.
 """
-import contextlib
-import fcntl
 import itertools
 import os
-import tempfile
 import threading
 
 import pytest
@@ -18,8 +15,8 @@ import rclpy
 from rclpy.context import Context
 from rclpy.executors import MultiThreadedExecutor, SingleThreadedExecutor
 
-# Domain ids that are safe on Linux with the default DDS ports.
-DOMAIN_IDS = range(1, 102)
+from aevs_ros.ros_domain import local_domain_variables, reserved_domain_id
+
 JOIN_TIMEOUT_S = 5.0
 _tests_so_far = itertools.count()
 
@@ -32,10 +29,9 @@ def ros_log_dir(tmp_path_factory):
 @pytest.fixture
 def ros_domain_id(monkeypatch, ros_log_dir):
     """A domain id no other test on this machine uses meanwhile, set in os.environ."""
-    with _reserved_domain_id() as domain_id:
-        monkeypatch.setenv('ROS_DOMAIN_ID', str(domain_id))
-        monkeypatch.setenv('ROS_AUTOMATIC_DISCOVERY_RANGE', 'LOCALHOST')
-        monkeypatch.setenv('ROS_LOG_DIR', str(ros_log_dir))
+    with reserved_domain_id(os.getpid() + next(_tests_so_far)) as domain_id:
+        for name, value in local_domain_variables(domain_id, ros_log_dir).items():
+            monkeypatch.setenv(name, value)
         yield domain_id
 
 
@@ -84,25 +80,3 @@ def spun_node(ros_context, ros_executor):
         ros_executor.add_node(node)
         return node
     return make_node
-
-
-@contextlib.contextmanager
-def _reserved_domain_id():
-    """Holds an exclusive lock file for a domain id, so concurrent test runs pick others.
-
-    Successive tests of one run start their search at different ids, so a test never
-    shares a domain with a process left over from the previous one.
-    """
-    lock_dir = os.path.join(tempfile.gettempdir(), 'aevs_ros_domain_ids')
-    os.makedirs(lock_dir, exist_ok=True)
-    start = os.getpid() + next(_tests_so_far)
-    for offset in range(len(DOMAIN_IDS)):
-        domain_id = DOMAIN_IDS[(start + offset) % len(DOMAIN_IDS)]
-        with open(os.path.join(lock_dir, str(domain_id)), 'w') as lock_file:
-            try:
-                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue
-            yield domain_id
-            return
-    raise RuntimeError(f'every ROS domain id in {DOMAIN_IDS} is in use by other tests')

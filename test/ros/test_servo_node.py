@@ -241,8 +241,10 @@ def test_aevs_set_goal_command(servo, probe, views, tmp_path):
     assert probe.wait_status(lambda s: s.state == CONVERGED, time.monotonic()) is not None
 
 
-def test_servo_to_image_action_feedback_and_cancel(servo, probe, spun_node, views):
-    servo()
+def start_action(probe, spun_node, views):
+    """The camera shows the start view; servo_to_image the goal view until it is SERVOING.
+
+    Returns the client, the goal handle and the list the feedback goes to."""
     probe.show(views['start'])
     probe.wait_answered()
     client = ActionClient(spun_node('action_probe'), ServoToImage, 'servo_to_image')
@@ -252,6 +254,12 @@ def test_servo_to_image_action_feedback_and_cancel(servo, probe, spun_node, view
                                                   feedback_callback=lambda m: feedback.append(m.feedback)))
     assert goal_handle.accepted
     assert wait_until(lambda: any(f.state == SERVOING and f.iteration > 1 for f in feedback)), feedback
+    return client, goal_handle, feedback
+
+
+def test_servo_to_image_action_feedback_and_cancel(servo, probe, spun_node, views):
+    servo()
+    client, goal_handle, feedback = start_action(probe, spun_node, views)
     assert any(np.linalg.norm([f.velocity.linear.x, f.velocity.linear.y, f.velocity.linear.z]) > 0
                for f in feedback)
 
@@ -316,14 +324,7 @@ def test_a_step_slower_than_image_timeout_is_no_stale_camera(servo, probe, spun_
     keeps running and every twist answering a frame moves the camera."""
     node = servo(image_timeout=0.2, step_timeout=2.0)
     slow = slowed_down(node, seconds=0.35)
-    probe.show(views['start'])
-    probe.wait_answered()
-    client = ActionClient(spun_node('action_probe'), ServoToImage, 'servo_to_image')
-    assert client.wait_for_server(timeout_sec=TIMEOUT_S)
-    feedback = []
-    goal_handle = wait_for(client.send_goal_async(ServoToImage.Goal(image=gray_to_image_msg(views['goal'])),
-                                                  feedback_callback=lambda m: feedback.append(m.feedback)))
-    assert wait_until(lambda: any(f.state == SERVOING and f.iteration > 1 for f in feedback))
+    _, goal_handle, _ = start_action(probe, spun_node, views)
     result = goal_handle.get_result_async()
     slow.set()
     start = time.monotonic()

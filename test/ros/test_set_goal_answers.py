@@ -70,13 +70,13 @@ def test_accepted_and_refused_answers(spun_node, goal_image):
 def test_a_late_answer_is_no_answer_not_a_refusal(spun_node):
     server = GoalServer(spun_node('slow_goal_server'), delay_s=30.0)
     try:
-        result = set_goal('--timeout', 3)  # 3 s to find the service (discovery on a busy machine)
+        result = set_goal('--timeout', 8)  # 8 s to find the service (discovery on a busy machine)
     finally:
         server.release.set()
     assert result.returncode == NO_ANSWER, result.stdout + result.stderr
     assert 'REFUSED' not in result.stdout + result.stderr
     assert result.stderr.strip().splitlines() == [
-        'aevs set-goal: no answer from /set_goal_image within 3 s; the servo may still have applied '
+        'aevs set-goal: no answer from /set_goal_image within 8 s; the servo may still have applied '
         'the goal (check /servo/status)']
     assert server.count() == 1  # the request did arrive
 

@@ -86,9 +86,9 @@ def test_three_aevs_runs_in_a_row_converge_beside_a_busy_process(ros_domain_id, 
 
 @pytest.mark.slow
 def test_sim_graph_converges_with_another_camera_geometry(ros_domain_id, tmp_path):
-    """A preset that gives the renderer a 320x240 camera (fx 260): the goal is rendered with the
-    renderer's own camera_info, so the servo ends at the goal (it ended 13.8 cm off, CONVERGED,
-    when the goal came from another camera)."""
+    """A preset that gives the renderer a 320x240 camera (fx 260) and a scene of its own width:
+    the goal is rendered with the renderer's camera_info and scene, so the servo ends at the goal
+    (it ended 13.8 cm off, CONVERGED, when the goal came from another camera)."""
     preset = tmp_path / 'wide_camera.yaml'
     preset.write_text((Path(__file__).parents[2] / 'config' / 'sim.yaml').read_text() + """
 planar_renderer:
@@ -96,6 +96,7 @@ planar_renderer:
     width: 320
     height: 240
     fx: 260.0
+    scene_width: 0.7
 """)
     outcome, log = launch_sim(tmp_path, '--params', str(preset))
     check_outcome(outcome, 'dvs')

@@ -100,19 +100,13 @@ def thread_environment(threads: int, keep_freed_memory: bool = False):
     Servo-sized matrix products are slower on several threads than on one, and parallel
     workers must not oversubscribe the cores.
     """
+    from ..ros_domain import environment
+
     variables = {name: str(threads) for name in THREAD_VARIABLES}
     if keep_freed_memory:
         variables.update(KEEP_FREED_MEMORY)
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
+    with environment(**variables):
         yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def config_overrides(config_class, assignments) -> dict:

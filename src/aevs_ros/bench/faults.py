@@ -264,11 +264,16 @@ def servo_killed(trial: Trial) -> None:
     trial.alive('planar_renderer', 'gantry_driver')
     if 'NO_COMMAND' in trial.gantry_statuses(injected):
         trial.saw('driver NO_COMMAND')
-    restarted = time.monotonic()
-    trial.graph.start('servo_node')
-    trial.ready('servo_node', restarted)
+    restart_and_servo(trial, 'servo_node', 'a restarted servo servoes')
+
+
+def restart_and_servo(trial: Trial, name: str, what: str) -> None:
+    """Start node ``name`` again and check that the servo moves the camera once it is up."""
+    started = time.monotonic()
+    trial.graph.start(name)
+    trial.ready(name, started)
     trial.start_motion()
-    trial.saw('a restarted servo servoes')
+    trial.saw(what)
 
 
 def servo_frozen(trial: Trial) -> None:
@@ -417,11 +422,7 @@ def goal_before_first_frame(trial: Trial) -> None:
         trial.one_line(answer.message, 'the refusal')
         trial.saw(f'refused: {answer.message!r}')
     trial.alive('servo_node')
-    started = time.monotonic()
-    trial.graph.start('planar_renderer')
-    trial.ready('planar_renderer', started)
-    trial.start_motion()
-    trial.saw('then a good goal is servoed')
+    restart_and_servo(trial, 'planar_renderer', 'then a good goal is servoed')
 
 
 def refused_goal(make_goal, text: str):

@@ -29,7 +29,8 @@ from pathlib import Path
 
 from .. import graph
 from ..commands.launch import command_line, teardown
-from .soak import JOIN_TIMEOUT_S, _environment, reserved_domain_id
+from ..ros_domain import environment, local_domain_variables, reserved_domain_id
+from .soak import JOIN_TIMEOUT_S
 
 #: the nodes of the sim graph that run throughout (sim_scenario's part is the probe's)
 NODES = ('planar_renderer', 'gantry_driver', 'servo_node')
@@ -79,9 +80,8 @@ class SimGraph:
             self.domain_id = self._stack.enter_context(reserved_domain_id(os.getpid() + next(_graphs_so_far)))
             self.folder = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix='aevs_faults_')))
             self._stack.callback(self._save_logs)  # after the nodes have stopped, before the folder goes
-            self._stack.enter_context(_environment(
-                ROS_DOMAIN_ID=str(self.domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
-                ROS_LOG_DIR=str(self.folder / 'ros_log'), PYTHONUNBUFFERED='1'))
+            self._stack.enter_context(environment(
+                **local_domain_variables(self.domain_id, self.folder / 'ros_log'), PYTHONUNBUFFERED='1'))
             self._stack.callback(self._stop_all)
             for name in self.initial:
                 self.start(name)

@@ -29,7 +29,7 @@ import threading
 import time
 
 from . import DEFAULT_OUT, METHODS, machine_info, missing_model, model_paths, output_path, parse_methods
-from ..nodes import EXECUTOR_VARIABLE, EXECUTORS
+from ..nodes import EXECUTOR_VARIABLE, EXECUTORS, make_executor, spin_until
 from .load import busy_processes, load_argument
 
 STARTUP_TIMEOUT_S = 90.0  # servo_node start, including torch and the model for aevs
@@ -152,7 +152,6 @@ def measure(method: str, model: str | None, views, frames: int, rate: float, exe
     closed loops."""
     import rclpy
     from rclpy.context import Context
-    from rclpy.executors import SingleThreadedExecutor
 
     from .. import graph
     from ..commands.launch import command_line, teardown
@@ -166,21 +165,27 @@ def measure(method: str, model: str | None, views, frames: int, rate: float, exe
                                    start_new_session=True, env={**os.environ, EXECUTOR_VARIABLE: executor})
     process.log = log
     context = Context()
-    rclpy.init(context=context)
-    node = rclpy.create_node('aevs_bench_loop', context=context)
-    executor = SingleThreadedExecutor(context=context)
-    executor.add_node(node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
-    try:
+    stop = threading.Event()
+    spinner = node = probe_executor = None
+    try:  # from here on, whatever fails, the servo_node process is torn down
+        rclpy.init(context=context)
+        node = rclpy.create_node('aevs_bench_loop', context=context)
+        probe_executor = make_executor('', 1, context=context)  # the nodes' default: the probe adds little
+        probe_executor.add_node(node)
+        spinner = threading.Thread(target=spin_until, args=(probe_executor, stop.is_set), daemon=True)
+        spinner.start()
         camera = _Camera(node, *views)
         camera.start(process)
         latencies, answered, elapsed = camera.run_at(rate, frames, warm_up_frames(rate))
         periods, closed_latencies = camera.closed_loop(frames)
     finally:
-        executor.shutdown(timeout_sec=5.0)
-        spinner.join(5.0)
-        node.destroy_node()
+        stop.set()
+        if spinner is not None:
+            spinner.join(5.0)
+        if probe_executor is not None:
+            probe_executor.shutdown()
+        if node is not None:
+            node.destroy_node()
         context.try_shutdown()
         teardown([process])
         log.close()

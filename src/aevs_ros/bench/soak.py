@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import fcntl
 import json
 import os
 import re
@@ -29,12 +28,9 @@ from collections import Counter
 from pathlib import Path
 
 from . import DEFAULT_OUT, METHODS, machine_info, missing_model, model_paths, output_path
+from ..ros_domain import environment, local_domain_variables, reserved_domain_id
 from .load import busy_processes, load_argument
 
-#: Domain ids that are safe on Linux with the default DDS ports; the lock files are the ones
-#: test/ros/conftest.py takes, so a soak and a test run never share a domain.
-DOMAIN_IDS = range(1, 102)
-DOMAIN_LOCK_DIR = Path(tempfile.gettempdir(), 'aevs_ros_domain_ids')
 JOIN_TIMEOUT_S = 5.0
 #: a number not glued to a preceding letter (so 'mono16' stays): '1.23', '-0.5', '1e-05'
 _NUMBER = re.compile(r'(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?')
@@ -105,8 +101,7 @@ def soak_run(index: int, method: str, timeout: float, log_dir: Path, params_file
         outcome_path, log_path = folder / 'outcome.json', folder / 'nodes.log'
         specs = graph.build_graph('sim', params_file=params_file, method=method, timeout=timeout,
                                   json=str(outcome_path))
-        stack.enter_context(_environment(ROS_DOMAIN_ID=str(domain_id), ROS_AUTOMATIC_DISCOVERY_RANGE='LOCALHOST',
-                                         ROS_LOG_DIR=str(folder / 'ros_log')))
+        stack.enter_context(environment(**local_domain_variables(domain_id, folder / 'ros_log')))
         watch = stack.enter_context(_ServoWatch(domain_id, outcome_path))
         started = time.monotonic()
         with open(log_path, 'w') as log, contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
@@ -123,6 +118,7 @@ def soak_run(index: int, method: str, timeout: float, log_dir: Path, params_file
                'final_error_deg': outcome['final_rotation_error_deg'] if outcome else None,
                'servo_time_s': outcome['wall_time_s'] if outcome else None,
                'wall_s': wall, 'no_command_while_servoing': watch.no_command_while_servoing,
+               'no_command_at_iterations': watch.no_command_iterations,
                'watched_from_iteration': watch.watched_from_iteration}
         row['reason_group'] = normalise_reason(row['reason'])
         if not row['converged']:
@@ -149,7 +145,8 @@ class _ServoWatch:
     def __init__(self, domain_id: int, outcome_path: Path):
         self.domain_id, self.outcome_path = domain_id, outcome_path
         self.no_command_while_servoing = 0
-        self.gantry_status = self.servo_state = self.watched_from_iteration = None
+        self.no_command_iterations = []  # the servo iteration at each of them: start-up or mid-run
+        self.gantry_status = self.servo_state = self.servo_iteration = self.watched_from_iteration = None
 
     def __enter__(self):
         import rclpy
@@ -180,7 +177,7 @@ class _ServoWatch:
         self.context.try_shutdown()
 
     def _on_servo(self, msg):
-        self.servo_state = msg.state
+        self.servo_state, self.servo_iteration = msg.state, msg.iteration
         if msg.state == self.servoing and self.watched_from_iteration is None:
             self.watched_from_iteration = msg.iteration
 
@@ -191,37 +188,7 @@ class _ServoWatch:
         if (msg.data == GantryStatus.NO_COMMAND.name and previous not in (None, msg.data)
                 and self.servo_state == self.servoing and not self.outcome_path.exists()):
             self.no_command_while_servoing += 1
-
-
-@contextlib.contextmanager
-def reserved_domain_id(start: int):
-    """A ROS domain id no other soak or test on this machine holds meanwhile (a lock file)."""
-    DOMAIN_LOCK_DIR.mkdir(parents=True, exist_ok=True)
-    for offset in range(len(DOMAIN_IDS)):
-        domain_id = DOMAIN_IDS[(start + offset) % len(DOMAIN_IDS)]
-        with open(DOMAIN_LOCK_DIR / str(domain_id), 'w') as lock_file:
-            try:
-                fcntl.flock(lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                continue
-            yield domain_id
-            return
-    raise RuntimeError(f'every ROS domain id in {DOMAIN_IDS} is in use')
-
-
-@contextlib.contextmanager
-def _environment(**variables):
-    """The node processes started inside inherit ``variables``; restored on exit."""
-    saved = {name: os.environ.get(name) for name in variables}
-    os.environ.update(variables)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+            self.no_command_iterations.append(self.servo_iteration)
 
 
 def summarise(rows: list[dict]) -> dict:

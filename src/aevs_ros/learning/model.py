@@ -186,7 +186,9 @@ def load_model(path: str | Path | None) -> LoadedModel:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a corrupt or foreign file
-        raise ModelError(f"cannot read model file {path}: {error}") from None
+        # not torch's message: for a corrupt file it suggests weights_only=False, unsafe advice
+        raise ModelError(f"cannot read model file {path}: not a model file saved by `aevs train` "
+                         f"(truncated or corrupt: {type(error).__name__})") from None
     if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
         raise ModelError(f"{path} is not an AEVS autoencoder file (written by `aevs train`)")
     if saved.get("format_version") != MODEL_FORMAT_VERSION:

@@ -7,6 +7,7 @@ callbacks do message -> NumPy -> one core call -> message. :func:`run` is the co
 """
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import os
 import signal
@@ -164,7 +165,9 @@ def make_executor(kind: str, num_threads: int, context=None):
         raise ValueError(f'{EXECUTOR_VARIABLE}={kind!r}: choose one of {", ".join(EXECUTORS)}')
     if kind == 'events':
         from rclpy.experimental import EventsExecutor
-        return EventsExecutor(context=context)
+        # it enables faulthandler on sys.stderr, which must be a real file (pytest's capsys is not)
+        with contextlib.redirect_stderr(sys.__stderr__):
+            return EventsExecutor(context=context)
     if kind == 'single' or num_threads <= 1:
         return SingleThreadedExecutor(context=context)
     return MultiThreadedExecutor(num_threads=num_threads, context=context)

@@ -26,15 +26,15 @@ from ..core.camera import PinholeCamera
 from ..core.errors import AevsError
 from ..core.outcome import format_outcome, servo_outcome, write_json
 from ..core.servo import ServoState
-from ..graph import pose_from_list, start_pose
+from ..graph import RENDERED_SCENE, pose_from_list, start_pose
 from . import Param, declare, run
 from .image_conversions import gray_to_image_msg
 from .planar_renderer import PARAMETERS as RENDERER_PARAMETERS
 from .planar_renderer import scene_from_parameters
 
-RENDERER = {'scene_path', 'scene_width', 'blur_sigma', 'frame_id'}  # the camera comes from camera_info
+
 PARAMETERS = (
-    *(param for param in RENDERER_PARAMETERS if param.name in RENDERER),
+    *(param for param in RENDERER_PARAMETERS if param.name in RENDERED_SCENE),
     Param('goal_pose', [0.0, 0.0, 0.6, 1.0, 0.0, 0.0, 0.0], 'goal camera pose in world '
           '[x, y, z, qx, qy, qz, qw] (default: 0.6 m above the scene centre, looking down)', read_only=True),
     Param('start_offset', [0.0] * 6, 'start pose (given to gantry_driver by the graph) = the goal pose moved by '
