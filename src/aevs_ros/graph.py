@@ -332,7 +332,7 @@ NODE_INTERFACES = {
                    'serves': ['/set_goal_image', '/servo/pause', '/servo_to_image (action)']},
     'gantry_driver': {'publishes': ['/gantry/camera_pose', '/joint_states', '/gantry/status'],
                       'subscribes': ['/servo/twist'], 'serves': ['/gantry/estop']},
-    'sim_scenario': {'publishes': [], 'subscribes': ['/gantry/camera_pose', '/servo/status'],
+    'sim_scenario': {'publishes': [], 'subscribes': ['/gantry/camera_pose', '/servo/status', '/camera/camera_info'],
                      'calls': ['/set_goal_image']},
 }
 
