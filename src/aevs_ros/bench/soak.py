@@ -119,6 +119,7 @@ def soak_run(index: int, method: str, timeout: float, log_dir: Path, params_file
                'servo_time_s': outcome['wall_time_s'] if outcome else None,
                'wall_s': wall, 'no_command_while_servoing': watch.no_command_while_servoing,
                'no_command_at_iterations': watch.no_command_iterations,
+               'max_frame_gap_s': watch.max_gap['frame'], 'max_twist_gap_s': watch.max_gap['twist'],
                'watched_from_iteration': watch.watched_from_iteration}
         row['reason_group'] = normalise_reason(row['reason'])
         if not row['converged']:
@@ -146,6 +147,7 @@ class _ServoWatch:
         self.domain_id, self.outcome_path = domain_id, outcome_path
         self.no_command_while_servoing = 0
         self.no_command_iterations = []  # the servo iteration at each of them: start-up or mid-run
+        self.last_arrival, self.max_gap = {}, {'frame': 0.0, 'twist': 0.0}
         self.gantry_status = self.servo_state = self.servo_iteration = self.watched_from_iteration = None
 
     def __enter__(self):
@@ -153,7 +155,9 @@ class _ServoWatch:
         from aevs_msgs.msg import ServoStatus
         from rclpy.context import Context
         from rclpy.executors import SingleThreadedExecutor
-        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+        from geometry_msgs.msg import TwistStamped
+        from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy, qos_profile_sensor_data
+        from sensor_msgs.msg import Image
         from std_msgs.msg import String
 
         self.servoing = ServoStatus.STATE_SERVOING
@@ -164,6 +168,8 @@ class _ServoWatch:
                              reliability=ReliabilityPolicy.RELIABLE)
         self.node.create_subscription(String, 'gantry/status', self._on_gantry, latched)
         self.node.create_subscription(ServoStatus, 'servo/status', self._on_servo, 10)
+        self.node.create_subscription(Image, 'camera/image_raw', self._gap_recorder('frame'), qos_profile_sensor_data)
+        self.node.create_subscription(TwistStamped, 'servo/twist', self._gap_recorder('twist'), qos_profile_sensor_data)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
         self.spinner = threading.Thread(target=self.executor.spin, daemon=True)
@@ -175,6 +181,17 @@ class _ServoWatch:
         self.spinner.join(JOIN_TIMEOUT_S)
         self.node.destroy_node()
         self.context.try_shutdown()
+
+    def _gap_recorder(self, what: str):
+        """Longest time between two arrivals of ``what`` while the servo was SERVOING [s]: which
+        stream paused when the driver saw no twist (camera frames, or twists despite frames)."""
+        def on_message(_msg):
+            now = time.monotonic()
+            last = self.last_arrival.get(what)
+            self.last_arrival[what] = now
+            if last is not None and self.servo_state == self.servoing and not self.outcome_path.exists():
+                self.max_gap[what] = max(self.max_gap[what], now - last)
+        return on_message
 
     def _on_servo(self, msg):
         self.servo_state, self.servo_iteration = msg.state, msg.iteration
@@ -204,6 +221,8 @@ def summarise(rows: list[dict]) -> dict:
         'no_command_while_servoing': no_command,
         'runs_with_no_command_while_servoing': sum(1 for row in rows if row['no_command_while_servoing']),
         'time_to_converge_s': {'median': float(np.median(times)), 'max': float(max(times))} if times else None,
+        'longest_gap_while_servoing_s': {what: max(row[f'max_{what}_gap_s'] for row in rows)
+                                         for what in ('frame', 'twist')},
     }
     summary['goals_met'] = {'all_converged': not summary['not_converged'],
                             'no_command_while_servoing': no_command == 0}
@@ -234,7 +253,9 @@ def format_summary(results: dict) -> str:
         + (f", time to converge median {timing['median']:.2f} s, max {timing['max']:.2f} s" if timing else ''),
         f'  outcomes: {reasons}',
         f"  NO_COMMAND while SERVOING: {results['no_command_while_servoing']} "
-        f"(in {results['runs_with_no_command_while_servoing']} run(s))",
+        f"(in {results['runs_with_no_command_while_servoing']} run(s)); longest gap while SERVOING: "
+        f"camera frames {results['longest_gap_while_servoing_s']['frame']:.3f} s, "
+        f"twists {results['longest_gap_while_servoing_s']['twist']:.3f} s",
         f"  goals: every run converged: {'pass' if met['all_converged'] else 'FAIL'}; "
         f"no NO_COMMAND while SERVOING: {'pass' if met['no_command_while_servoing'] else 'FAIL'}"])
 
