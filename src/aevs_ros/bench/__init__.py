@@ -6,6 +6,7 @@ machine facts every result records, and the single-thread environment of worker 
 """
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 from contextlib import contextmanager
@@ -23,10 +24,15 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 
+def benchmark_parser(subparsers, name: str, help_text: str, module_doc: str, more: str = ''):
+    """The parser of `aevs bench <name>`: its module's docstring (less the summary line), then
+    ``more`` (examples), as the description, laid out as written."""
+    return subparsers.add_parser(name, help=help_text, description=module_doc.split('\n', 1)[1].strip() + more,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
 def parse_methods(text: str) -> list[str]:
     """'dvs,pca' -> ['dvs', 'pca'], rejecting unknown names (argparse type)."""
-    import argparse
-
     methods = [name.strip() for name in text.split(",") if name.strip()]
     unknown = [name for name in methods if name not in METHODS]
     if unknown or not methods:

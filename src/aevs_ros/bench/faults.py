@@ -18,7 +18,6 @@ The exit code is 1 when a row fails.
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import functools
 import time
@@ -29,7 +28,7 @@ from typing import Callable
 import numpy as np
 
 from ..core.servo import ServoState
-from . import DEFAULT_OUT, machine_info, output_path
+from . import DEFAULT_OUT, benchmark_parser, machine_info, output_path
 from .injection import NODES, START_TIMEOUT_S, Probe, SimGraph, wait_until
 from .soak import normalise_reason
 
@@ -681,11 +680,9 @@ class MatrixRunner:
 # -- the command ------------------------------------------------------------------------------------
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        'faults', help='fault injection on the running sim graph: halts, fault reasons, recovery',
-        description=__doc__.split('\n', 1)[1].strip()
-        + '\n\nexamples:\n  aevs bench faults\n  aevs bench faults --only image --json /tmp/faults_images.json',
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(
+        subparsers, 'faults', 'fault injection on the running sim graph: halts, fault reasons, recovery', __doc__,
+        '\n\nexamples:\n  aevs bench faults\n  aevs bench faults --only image --json /tmp/faults_images.json')
     parser.add_argument('--only', default='', metavar='TEXT',
                         help='only the rows whose key, fault or group contains TEXT')
     parser.add_argument('--json', default=None, help=f'result JSON (default {DEFAULT_OUT}/faults.json)')

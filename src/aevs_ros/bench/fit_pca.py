@@ -10,18 +10,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from . import benchmark_parser
+
 #: Flags that override a training setting: flag destination -> TrainConfig field.
 OVERRIDES = {"images": "train_images", "size": "input_size", "seed": "seed", "scene": "scene",
              "scene_width": "scene_width_m"}
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "fit-pca", help="learn the PCA-VS basis from the autoencoder's training views",
-        description=__doc__.split("\n", 1)[1].strip() + "\n\nexamples:\n"
+    parser = benchmark_parser(
+        subparsers, "fit-pca", "learn the PCA-VS basis from the autoencoder's training views", __doc__,
+        "\n\nexamples:\n"
         "  aevs bench fit-pca --out models/pca_default.npz        # the shipped basis (under a minute)\n"
-        "  aevs bench fit-pca --size 64 --out /tmp/pca64.npz      # for 64x64 images",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  aevs bench fit-pca --size 64 --out /tmp/pca64.npz      # for 64x64 images")
     parser.add_argument("--out", default="models/pca_default.npz", help="basis file to write (.npz)")
     parser.add_argument("--dim", type=int, default=32, help="number of components D (default 32)")
     parser.add_argument("--config", type=Path, default=None, metavar="YAML",

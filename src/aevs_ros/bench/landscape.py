@@ -8,17 +8,15 @@ how wide and how free of local minima the basin is.
 """
 from __future__ import annotations
 
-import argparse
 
-from . import DEFAULT_OUT, METHODS, output_path, parse_methods
+from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "landscape", help="cost |s - s*|^2 over x/y translations around the goal, per method (Fig. 3)",
-        description=__doc__.split("\n", 1)[1].strip() + "\n\nexample:\n  aevs bench landscape "
-                    "--methods dvs,dct,pca,aevs --extent 0.1 --points 41",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(
+        subparsers, "landscape", "cost |s - s*|^2 over x/y translations around the goal, per method (Fig. 3)", __doc__,
+        "\n\nexample:\n  aevs bench landscape "
+                    "--methods dvs,dct,pca,aevs --extent 0.1 --points 41")
     parser.add_argument("--methods", type=parse_methods, default=list(METHODS),
                         help=f"comma-separated feature families (default {','.join(METHODS)})")
     parser.add_argument("--extent", type=float, default=0.10,

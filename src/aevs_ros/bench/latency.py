@@ -8,20 +8,17 @@ the servo's bookkeeping; the photometric L_I, which every family builds on, is t
 """
 from __future__ import annotations
 
-import argparse
 import time
 
-from . import DEFAULT_OUT, METHODS, output_path, parse_methods
+from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
 
 WARM_UP_STEPS = 10
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        "latency", help="per-step time and memory of the servo loop, per method",
-        description=__doc__.split("\n", 1)[1].strip()
-        + "\n\nexample:\n  aevs bench latency --methods dvs,dct,pca,aevs --threads 1 --json lat.json",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(
+        subparsers, "latency", "per-step time and memory of the servo loop, per method", __doc__,
+        "\n\nexample:\n  aevs bench latency --methods dvs,dct,pca,aevs --threads 1 --json lat.json")
     parser.add_argument("--methods", type=parse_methods, default=list(METHODS),
                         help=f"comma-separated feature families (default {','.join(METHODS)})")
     parser.add_argument("--steps", type=int, default=200, help="timed servo steps (default 200)")

@@ -20,7 +20,6 @@ never enforced. dvs and dct always run; pca and aevs when their model files exis
 """
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import subprocess
@@ -28,7 +27,8 @@ import tempfile
 import threading
 import time
 
-from . import DEFAULT_OUT, METHODS, machine_info, missing_model, model_paths, output_path, parse_methods
+from . import (DEFAULT_OUT, METHODS, benchmark_parser, machine_info,
+               missing_model, model_paths, output_path, parse_methods)
 from ..nodes import EXECUTOR_VARIABLE, EXECUTORS, make_executor, spin_until
 from .load import busy_processes, load_argument
 
@@ -41,11 +41,9 @@ GOALS = {'answered_share_min': 0.99, 'latency_p95_max_ms': 33.0, 'closed_loop_to
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        'loop', help='latency and rate of the servo loop through ROS (servo_node process), per method',
-        description=__doc__.split('\n', 1)[1].strip()
-        + '\n\nexample:\n  aevs bench loop --json bench_results/loop.json',
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(
+        subparsers, 'loop', 'latency and rate of the servo loop through ROS (servo_node process), per method', __doc__,
+        '\n\nexample:\n  aevs bench loop --json bench_results/loop.json')
     parser.add_argument('--methods', type=parse_methods, default=list(METHODS),
                         help=f"comma-separated feature families (default {','.join(METHODS)})")
     parser.add_argument('--frames', type=int, default=150, help='images per measurement (default 150)')

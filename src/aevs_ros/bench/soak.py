@@ -15,7 +15,6 @@ a figure (<json name>.png) and the node output of each run that did not converge
 """
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
@@ -27,7 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from . import DEFAULT_OUT, METHODS, machine_info, missing_model, model_paths, output_path
+from . import DEFAULT_OUT, METHODS, benchmark_parser, machine_info, missing_model, model_paths, output_path
 from ..ros_domain import environment, local_domain_variables, reserved_domain_id
 from .load import busy_processes, load_argument
 
@@ -37,11 +36,9 @@ _NUMBER = re.compile(r'(?<![\w.])[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?')
 
 
 def add_parser(subparsers) -> None:
-    parser = subparsers.add_parser(
-        'soak', help='run the sim graph N times: outcomes, fault reasons, NO_COMMAND while servoing',
-        description=__doc__.split('\n', 1)[1].strip()
-        + '\n\nexample:\n  aevs bench soak --runs 20 --method aevs --load 1 --json bench_results/soak_aevs.json',
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(
+        subparsers, 'soak', 'run the sim graph N times: outcomes, fault reasons, NO_COMMAND while servoing', __doc__,
+        '\n\nexample:\n  aevs bench soak --runs 20 --method aevs --load 1 --json bench_results/soak_aevs.json')
     parser.add_argument('--runs', type=int, default=20, help='sim runs (default 20)')
     parser.add_argument('--method', choices=METHODS, default='dvs', help='feature family (default dvs)')
     parser.add_argument('--load', type=load_argument, default=0,

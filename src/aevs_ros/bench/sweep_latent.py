@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import DEFAULT_OUT, output_path
+from . import DEFAULT_OUT, benchmark_parser, output_path
 
 
 def _sizes(text: str) -> list[int]:
@@ -30,11 +30,9 @@ def _sizes(text: str) -> list[int]:
 def add_parser(subparsers) -> None:
     from .table1 import parse_tests
 
-    parser = subparsers.add_parser(
-        "sweep-latent", help="AEVS convergence rate vs latent size (trains one model per size: slow)",
-        description=__doc__.split("\n", 1)[1].strip()
-        + "\n\nexample:\n  aevs bench sweep-latent --sizes 8,16,32 --cases 50",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = benchmark_parser(
+        subparsers, "sweep-latent", "AEVS convergence rate vs latent size (trains one model per size: slow)", __doc__,
+        "\n\nexample:\n  aevs bench sweep-latent --sizes 8,16,32 --cases 50")
     parser.add_argument("--sizes", type=_sizes, default=[8, 16, 32], help="latent sizes (default 8,16,32)")
     parser.add_argument("--input-size", type=int, default=64, help="image size in pixels (default 64)")
     parser.add_argument("--train-images", type=int, default=2000, help="training views (default 2000)")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import DEFAULT_OUT, METHODS, output_path, parse_methods
+from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
 
 #: Loose criterion: final errors below this share of the start errors also count.
 LOOSE_REDUCTION = 0.10
@@ -22,9 +22,9 @@ EXAMPLES_PER_TEST = 1
 def add_parser(subparsers) -> None:
     from .cases import DEFAULT_CASES, MIN_VISIBLE_FRACTION
 
-    parser = subparsers.add_parser(
-        "table1", help="convergence rate and end error of every method on the paper's two test sets",
-        description=__doc__.split("\n", 1)[1].strip() + f"""
+    parser = benchmark_parser(
+        subparsers, "table1", "convergence rate and end error of every method on the paper's two test sets", __doc__,
+        f"""
 
 Cases whose start or goal view sees less than {MIN_VISIBLE_FRACTION:.0%} of the scene are dropped
 and counted. The full default run (2 x {DEFAULT_CASES} cases) takes long: see the printed projection
@@ -33,8 +33,7 @@ of a small run first.
 examples:
   aevs bench table1 --cases 20 --methods dvs,dct --iterations 500   # a quick look
   aevs bench table1 --servo gain=20 --servo divergence_steps=0       # other control settings
-  aevs bench table1                                                 # the full table""",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+  aevs bench table1                                                 # the full table""")
     parser.add_argument("--cases", type=int, default=DEFAULT_CASES,
                         help="cases per test set (default %(default)s, as the paper)")
     parser.add_argument("--tests", type=parse_tests, default=["look_at", "screw"],

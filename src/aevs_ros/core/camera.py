@@ -88,7 +88,9 @@ def _normalized_grid(camera: PinholeCamera) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
-def default_camera(size: int = 128) -> PinholeCamera:
-    """The square simulated camera used by the demo, the training data and the benchmarks."""
-    focal = DEFAULT_FOCAL_PER_WIDTH * size
-    return PinholeCamera(size, size, focal, focal, (size - 1) / 2, (size - 1) / 2)
+def default_camera(width: int = 128, height: int | None = None) -> PinholeCamera:
+    """The simulated camera of the demo, the training data and the benchmarks (square unless
+    ``height`` is given); also the servo's guess for a camera without camera_info."""
+    height = width if height is None else height
+    focal = DEFAULT_FOCAL_PER_WIDTH * width
+    return PinholeCamera(width, height, focal, focal, (width - 1) / 2, (height - 1) / 2)

@@ -23,10 +23,8 @@ from typing import Callable
 import numpy as np
 
 from .errors import AevsError
-from .servo import ServoCommand, ServoState
+from .servo import ZERO_TWIST, ServoCommand, ServoState
 from .servo_session import ServoSession
-
-ZERO = np.zeros(6)
 
 
 @dataclass(frozen=True)
@@ -63,7 +61,7 @@ class ServoLoop:
         self._last_publish = -np.inf
         self._last_debug = -np.inf
         self._published = 0  # count of commands published
-        self.last_command = ServoCommand(ZERO.copy(), ServoState.IDLE, 0, reason='waiting for camera images')
+        self.last_command = ServoCommand(ZERO_TWIST.copy(), ServoState.IDLE, 0, reason='waiting for camera images')
         self._threads = [threading.Thread(target=self._run, name='servo_loop', daemon=True),
                          threading.Thread(target=self._guard, name='servo_guard', daemon=True)]
 
@@ -205,7 +203,7 @@ class ServoLoop:
         now = self.clock()
         if self._last_arrival is None:
             if now - self._last_publish >= timings.heartbeat:
-                self._publish(ServoCommand(ZERO.copy(), self.session.state, 0, reason='waiting for camera images'))
+                self._publish(ServoCommand(ZERO_TWIST.copy(), self.session.state, 0, reason='waiting for camera images'))
             return
         age = now - self._last_arrival
         if age > timings.image_timeout:
@@ -214,7 +212,7 @@ class ServoLoop:
                 self._publish(self.session.fault(f'stale camera: no image for {age:.2f} s '
                                                  f'(image_timeout {timings.image_timeout:g} s)'))
         elif now - self._last_publish >= timings.heartbeat:
-            self._publish(ServoCommand(ZERO.copy(), self.session.state, self.session.iteration))
+            self._publish(ServoCommand(ZERO_TWIST.copy(), self.session.state, self.session.iteration))
 
     # -- the guard thread ---------------------------------------------------------------------------
     def _guard(self) -> None:
@@ -230,6 +228,6 @@ class ServoLoop:
                 if self._guard_reported != started or self.clock() - self._last_publish >= timings.heartbeat:
                     self._guard_reported = started
                     self._publish(ServoCommand(
-                        ZERO.copy(), ServoState.FAULT, self.last_command.iteration,
+                        ZERO_TWIST.copy(), ServoState.FAULT, self.last_command.iteration,
                         reason=f'servo step running for {running:.2f} s, longer than step_timeout '
                                f'{timings.step_timeout:g} s: halted'))

@@ -17,15 +17,14 @@ from dataclasses import dataclass, field, replace
 import cv2
 import numpy as np
 
-from .camera import DEFAULT_FOCAL_PER_WIDTH, PinholeCamera
+from .camera import PinholeCamera, default_camera
 from .errors import AevsError, ConfigurationError, InvalidImageError
 from .features.base import Feature, make_feature, model_input_shape
 from .photometric import DEFAULT_BORDER
-from .servo import Servo, ServoCommand, ServoConfig, ServoState
+from .servo import ZERO_TWIST, Servo, ServoCommand, ServoConfig, ServoState
 
 #: smallest servo input side [px]: the derivative filter's border leaves nothing useful below it
 MIN_INPUT_SIDE = 8 * DEFAULT_BORDER
-ZERO = np.zeros(6)
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,7 @@ class ServoSession:
         #: the model's input size, read (and the model file validated) now: ModelError at start
         self.model_shape = model_input_shape(config.method, config.model_path)
         if self.model_shape is not None:
-            self._make_feature(_centred_camera(self.model_shape))  # loads the whole model once
+            self._make_feature(default_camera(self.model_shape[1], self.model_shape[0]))  # loads the whole model once
         if config.input_shape is not None and min(config.input_shape) < MIN_INPUT_SIDE:
             raise ConfigurationError(f'servo input {config.input_shape[1]}x{config.input_shape[0]} is smaller than '
                                      f'{MIN_INPUT_SIDE}x{MIN_INPUT_SIDE}')
@@ -136,7 +135,7 @@ class ServoSession:
     def fault(self, reason: str) -> ServoCommand:
         """Zero twist and FAULT with ``reason``; a pause holds, the next good step leaves it."""
         if self.servo is None:
-            return ServoCommand(ZERO.copy(), ServoState.FAULT, 0, reason=reason)
+            return ServoCommand(ZERO_TWIST.copy(), ServoState.FAULT, 0, reason=reason)
         command = self.servo.fault(reason)
         self._apply_pause()
         return command
@@ -171,7 +170,7 @@ class ServoSession:
         self.servo.set_goal(goal.image)
         self.goal = goal
         self._apply_pause()
-        return ServoCommand(ZERO.copy(), self.state, 0, reason='new goal image')
+        return ServoCommand(ZERO_TWIST.copy(), self.state, 0, reason='new goal image')
 
     def stop(self, reason: str) -> ServoCommand:
         """Forget the goal (IDLE, zero twist), keeping the feature and the pause."""
@@ -179,12 +178,12 @@ class ServoSession:
         if self.servo is not None:
             self.servo = Servo(self.servo.feature, self.config.servo)
             self._apply_pause()
-        return ServoCommand(ZERO.copy(), self.state, 0, reason=reason)
+        return ServoCommand(ZERO_TWIST.copy(), self.state, 0, reason=reason)
 
     def pause(self, paused: bool) -> ServoCommand:
         self.paused = paused
         self._apply_pause()
-        return ServoCommand(ZERO.copy(), self.state, self.iteration, reason='paused' if paused else 'resumed')
+        return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason='paused' if paused else 'resumed')
 
     def reconfigure(self, servo_config: ServoConfig) -> None:
         self.config = replace(self.config, servo=servo_config)
@@ -203,7 +202,7 @@ class ServoSession:
         fx, fy, cx, cy = self.config.camera_fallback
         if fx > 0 and fy > 0:
             return PinholeCamera(shape[1], shape[0], fx, fy, cx, cy)
-        return _centred_camera(shape)
+        return default_camera(shape[1], shape[0])
 
     def _input_shape(self, raw_shape) -> tuple[int, int]:
         return self.config.input_shape or self.model_shape or tuple(raw_shape)
@@ -262,11 +261,3 @@ class ServoSession:
     def _apply_pause(self) -> None:
         if self.servo is not None:
             self.servo.pause(self.paused)
-
-
-def _centred_camera(shape) -> PinholeCamera:
-    height, width = shape
-    focal = DEFAULT_FOCAL_PER_WIDTH * width
-    return PinholeCamera(width, height, focal, focal, (width - 1) / 2, (height - 1) / 2)
-
-

@@ -16,8 +16,9 @@ never a bare numpy error, so a node can log it and drop the frame.
 from __future__ import annotations
 
 import numpy as np
-from sensor_msgs.msg import Image
+from sensor_msgs.msg import CameraInfo, Image
 
+from aevs_ros.core.camera import PinholeCamera
 from aevs_ros.core.errors import InvalidImageError
 
 #: encoding -> (numpy dtype, channels)
@@ -135,3 +136,8 @@ def gray_to_image_msg(array: np.ndarray, stamp=None, frame_id: str = '',
         dtype = np.uint8 if encoding == 'mono8' else np.uint16
         pixels = np.rint(np.clip(array, 0.0, 1.0) * np.iinfo(dtype).max).astype(dtype)
     return array_to_image_msg(pixels, stamp, frame_id, encoding)
+
+
+def camera_from_info(msg: CameraInfo) -> PinholeCamera:
+    """The intrinsics of a CameraInfo (AevsError if it holds none usable)."""
+    return PinholeCamera.from_camera_info({'k': msg.k, 'width': msg.width, 'height': msg.height})

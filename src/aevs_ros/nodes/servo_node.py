@@ -35,7 +35,6 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
 
-from ..core.camera import PinholeCamera  # noqa: E402
 from ..core.control import InteractionChoice  # noqa: E402
 from ..core.errors import AevsError  # noqa: E402
 from ..core.features.base import FEATURE_FAMILIES, Feature  # noqa: E402
@@ -44,7 +43,7 @@ from ..core.servo_loop import LoopTimings, ServoLoop  # noqa: E402
 from ..core.servo_session import ServoSession, SessionConfig  # noqa: E402
 from ..resources import default_model_path  # noqa: E402
 from . import JOIN_TIMEOUT_S, Param, check_choice, declare, run, stop_executor  # noqa: E402
-from .image_conversions import gray_to_image_msg, image_to_gray  # noqa: E402
+from .image_conversions import camera_from_info, gray_to_image_msg, image_to_gray  # noqa: E402
 
 _CONFIG = ServoConfig()
 PARAMETERS = (
@@ -110,11 +109,6 @@ def session_config(values: dict) -> SessionConfig:
         depth=values['depth'], feature_dim=values['feature_dim'],
         input_shape=(height, width) if width else None,
         camera_fallback=tuple(values['camera_fallback']), servo=servo_config(values))
-
-
-def camera_from_info(msg: CameraInfo) -> PinholeCamera:
-    """The intrinsics of a CameraInfo (AevsError if it holds none usable)."""
-    return PinholeCamera.from_camera_info({'k': msg.k, 'width': msg.width, 'height': msg.height})
 
 
 class ServoNode(Node):

@@ -22,13 +22,12 @@ from rclpy.qos import qos_profile_sensor_data
 from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo
 
-from ..core.camera import PinholeCamera
 from ..core.errors import AevsError
 from ..core.outcome import format_outcome, servo_outcome, write_json
 from ..core.servo import ServoState
 from ..graph import RENDERED_SCENE, pose_from_list, start_pose
 from . import Param, declare, run
-from .image_conversions import gray_to_image_msg
+from .image_conversions import camera_from_info, gray_to_image_msg
 from .planar_renderer import PARAMETERS as RENDERER_PARAMETERS
 from .planar_renderer import scene_from_parameters
 
@@ -79,7 +78,7 @@ class SimScenario(Node):
         if self.goal_request is not None:
             return
         try:
-            camera = PinholeCamera.from_camera_info({'k': info.k, 'width': info.width, 'height': info.height})
+            camera = camera_from_info(info)
         except AevsError as exc:
             self.get_logger().warning(f'ignoring camera_info: {exc}', throttle_duration_sec=5.0)
             return
