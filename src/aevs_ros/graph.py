@@ -129,7 +129,7 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
         config_file(DEFAULT_PRESET[graph]))
     if not Path(preset).is_file():
         raise FileNotFoundError(f'parameter file not found: {preset}')
-    read_parameter_file(preset)  # a broken preset fails here, not in every node
+    sections = read_parameter_file(preset)  # a broken preset fails here, not in every node
     model, scene = (_existing_file(path, what) for path, what in ((model, 'model'), (scene, 'scene image')))
 
     def spec(executable, parameters=None, **kwargs):
@@ -139,13 +139,13 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
     servo = {key: value for key, value in (('method', method), ('model_path', model)) if value}
     if graph == 'real':
         return [spec('camera_node'), spec('gantry_driver'), spec('servo_node', servo)]
-    scenario = preset_parameters(preset, 'sim_scenario')
+    scenario = node_parameters(sections, 'sim_scenario')
     try:
         start = start_pose(scenario)
     except ValueError as exc:
         raise ValueError(f'{preset}: sim_scenario: {exc}') from None
     scene_parameters = {'scene_path': scene} if scene else {}
-    renderer = preset_parameters(preset, 'planar_renderer')  # a preset may give the renderer its own scene
+    renderer = node_parameters(sections, 'planar_renderer')  # a preset may give the renderer its own scene
     scenario_overrides = {**{key: renderer[key] for key in RENDERED_SCENE
                              if key in renderer and renderer[key] != scenario.get(key)}, **scene_parameters}
     if json:
@@ -263,10 +263,14 @@ def _check_sections(path, section, keys: tuple) -> None:
 
 def preset_parameters(path, node_name: str) -> dict:
     """The parameters a ROS parameter file gives ``node_name`` (``/**`` first, then its own)."""
-    data = read_parameter_file(path)
+    return node_parameters(read_parameter_file(path), node_name)
+
+
+def node_parameters(sections: dict, node_name: str) -> dict:
+    """The parameters the sections of a parameter file give ``node_name`` (``/**`` first)."""
     merged = {}
     for key in ('/**', node_name, '/' + node_name, '/**/' + node_name):
-        merged.update((data.get(key) or {}).get('ros__parameters') or {})
+        merged.update((sections.get(key) or {}).get('ros__parameters') or {})
     return merged
 
 
