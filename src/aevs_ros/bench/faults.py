@@ -139,16 +139,25 @@ class Trial:
 
     # -- observations --------------------------------------------------------------------------------
     def halt(self, injected: float, hold: float = HOLD_S) -> None:
-        """Zero joint velocity within HALT_BOUND_S of ``injected``, held for ``hold``."""
+        """Zero joint velocity within HALT_BOUND_S of ``injected``, held for ``hold``.
+
+        Timed by the joint states' own stamps (the driver's clock when it sent them), not by when
+        this process got round to receiving them: a probe slowed down by the load it injects
+        must not look like a robot that kept moving.
+        """
         found = []
+        injected_stamp = time.time() - (time.monotonic() - injected)  # the stamps' clock
 
         def halted():
             start = None
-            for arrival, msg in self.probe.joint_states.since(injected):
+            for _, msg in self.probe.joint_states.since(injected):
+                stamp = msg.header.stamp.sec + 1e-9 * msg.header.stamp.nanosec
+                if stamp < injected_stamp:
+                    continue
                 if msg.velocity and max(map(abs, msg.velocity)) < ZERO_VELOCITY:
-                    start = arrival if start is None else start
-                    if arrival - start >= hold:
-                        found.append(start)
+                    start = stamp if start is None else start
+                    if stamp - start >= hold:
+                        found.append(start - injected_stamp + injected)
                         return True
                 else:
                     start = None
