@@ -7,7 +7,7 @@ from scipy.fft import dctn
 from aevs_ros.core import se3
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.errors import ConfigurationError, ModelError
-from aevs_ros.core.features.base import make_feature
+from aevs_ros.core.features import make_feature
 from aevs_ros.core.features.dct import DCTFeature, zigzag_indices
 from aevs_ros.core.features.pca import PCAFeature
 from aevs_ros.core.photometric import photometric_interaction

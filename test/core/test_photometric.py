@@ -5,7 +5,7 @@ import pytest
 from aevs_ros.core import se3
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.errors import ConfigurationError, InvalidImageError
-from aevs_ros.core.features.base import make_feature
+from aevs_ros.core.features import make_feature
 from aevs_ros.core.photometric import check_image, photometric_interaction
 from aevs_ros.core.scene import PlanarScene
 

@@ -4,8 +4,9 @@ import torch
 
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.errors import InvalidImageError, ModelError
-from aevs_ros.core.features.autoencoder import AutoencoderFeature, model_input_size
-from aevs_ros.core.features.base import make_feature
+from aevs_ros.core.features import make_feature
+from aevs_ros.core.features.autoencoder import AutoencoderFeature
+from aevs_ros.core.features.registry import model_input_shape
 from aevs_ros.core.photometric import photometric_interaction
 from aevs_ros.core.scene import PlanarScene
 from aevs_ros.core import se3
@@ -59,8 +60,9 @@ def test_model_and_camera_of_different_sizes_are_a_model_error(tiny_model_file):
 def test_missing_model_is_a_model_error(tmp_path):
     with pytest.raises(ModelError, match="model file not found"):
         AutoencoderFeature(tmp_path / "none.pt", default_camera(32))
-    assert model_input_size(tmp_path / "none.pt") is None
+    with pytest.raises(ModelError, match="model file not found"):
+        model_input_shape("aevs", tmp_path / "none.pt")
 
 
-def test_model_input_size(tiny_model_file):
-    assert model_input_size(tiny_model_file) == 32
+def test_model_input_shape(tiny_model_file):
+    assert model_input_shape("aevs", tiny_model_file) == (32, 32)

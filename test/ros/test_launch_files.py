@@ -27,7 +27,6 @@ from rclpy.context import Context
 
 from aevs_ros import graph
 from aevs_ros.commands import launch as launch_command
-from aevs_ros.core.features.base import FEATURE_FAMILIES
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
@@ -191,9 +190,8 @@ def test_executables_are_found_where_ros2_run_looks_first(tmp_path, monkeypatch)
         launch_command.resolve_executable('aevs_ros', 'no_such_node')
 
 
-def test_cli_choices_match_the_graph_and_the_feature_families():
+def test_cli_choices_match_the_graph():
     assert launch_command.GRAPHS == graph.GRAPHS
-    assert launch_command.METHODS == FEATURE_FAMILIES
 
 
 def test_aevs_launch_print_and_graph_png(tmp_path, capsys):

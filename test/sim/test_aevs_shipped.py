@@ -3,8 +3,8 @@ import pytest
 
 from aevs_ros.core import se3
 from aevs_ros.core.camera import default_camera
-from aevs_ros.core.features.autoencoder import model_input_size
-from aevs_ros.core.features.base import make_feature
+from aevs_ros.core.features import make_feature
+from aevs_ros.core.features.registry import model_input_shape
 from aevs_ros.core.scene import PlanarScene
 from aevs_ros.core.servo import ServoConfig
 from aevs_ros.core.simulator import SimConfig, simulate
@@ -25,7 +25,7 @@ def shipped_model():
 
 
 def run(method, model, start, iterations, servo_config=ServoConfig()):
-    camera = default_camera(model_input_size(model))
+    camera = default_camera(model_input_shape("aevs", model)[1])
     feature = make_feature(method, camera, 0.6, model_path=model if method == "aevs" else None)
     return simulate(PlanarScene.load(), camera, feature, GOAL, start, servo_config,
                     SimConfig(max_iterations=iterations), record_images=False)

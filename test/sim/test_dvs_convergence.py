@@ -6,7 +6,7 @@ import pytest
 from aevs_ros.core import se3
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.errors import SceneError
-from aevs_ros.core.features.base import make_feature
+from aevs_ros.core.features import make_feature
 from aevs_ros.core.outcome import outcome_from_simulation
 from aevs_ros.core.scene import PlanarScene
 from aevs_ros.core.simulator import SimConfig, simulate

@@ -12,8 +12,10 @@ import platform
 from contextlib import contextmanager
 from pathlib import Path
 
-METHODS = ("dvs", "pca", "dct", "aevs")
-LEARNED_METHODS = ("pca", "aevs")
+from ..core.features.registry import FEATURE_FAMILIES, LEARNED_FAMILIES
+
+#: every feature family, the default of each benchmark's --methods
+METHODS = FEATURE_FAMILIES
 DEFAULT_OUT = "bench_results"
 #: Environment variables that size the BLAS / OpenMP thread pools of numpy and torch. They are
 #: read when those libraries load, so they only take effect in processes started afterwards.
@@ -42,19 +44,21 @@ def parse_methods(text: str) -> list[str]:
 
 
 def model_paths(pca: str | None = None, aevs: str | None = None) -> dict[str, str | None]:
-    """The model file of each learned family: the one given, else the shipped one (or None)."""
+    """The model file of each learned family: the one given (the benchmarks' --pca and --model
+    options), else the shipped one (or None)."""
     from ..resources import default_model_path
 
+    given = {"pca": pca, "aevs": aevs}
     paths = {}
-    for method, given in (("pca", pca), ("aevs", aevs)):
-        path = given or default_model_path(method)
+    for method in LEARNED_FAMILIES:
+        path = given.get(method) or default_model_path(method)
         paths[method] = str(path) if path else None
     return paths
 
 
 def missing_model(method: str, paths: dict) -> str | None:
     """Why a learned family cannot run (no model file), or None: a cheap check before loading."""
-    if method not in LEARNED_METHODS:
+    if method not in LEARNED_FAMILIES:
         return None
     if not paths.get(method):
         return f"no {method} model file (none given and none shipped in models/)"
@@ -70,7 +74,7 @@ def build_features(methods, camera, depth: float, paths: dict) -> tuple[dict, di
     propagates.
     """
     from ..core.errors import ModelError
-    from ..core.features.base import make_feature
+    from ..core.features.registry import make_feature
 
     features, skipped = {}, {}
     for method in methods:

@@ -74,7 +74,9 @@ _WORKER: dict = {}
 
 def _start_worker(settings: dict) -> None:
     """Build the scene, camera and features once per worker process."""
-    if "aevs" in settings["methods"]:
+    from ..core.features.registry import family
+
+    if any(family(method).uses_torch for method in settings["methods"]):
         import torch
 
         torch.set_num_threads(1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import math
 import sys
 
+from ..core.features.registry import FEATURE_FAMILIES, family
+
 DEFAULT_GOAL = "0,0,0.6,0"
 DEFAULT_START = "0.1,-0.1,0.05,0,0,30"
 GOAL_METAVAR = "X,Y,Z,ROLL"
@@ -60,7 +62,7 @@ def add_parser(subparsers) -> None:
                     "report the outcome (printed, JSON and a PNG plot). AEVS with the shipped model "
                     "is the default; DVS when no model is installed.",
         epilog="example: aevs demo --method dvs --start 0.02,0.01,0.01,2,-2,1 --plot demo.png")
-    parser.add_argument("--method", choices=["dvs", "pca", "dct", "aevs"], default=None,
+    parser.add_argument("--method", choices=FEATURE_FAMILIES, default=None,
                         help="feature family (default: aevs if its model is installed, else dvs)")
     parser.add_argument("--goal", default=DEFAULT_GOAL, metavar=GOAL_METAVAR,
                         help="goal camera position [m] above the scene, looking straight down, with a "
@@ -84,7 +86,7 @@ def run(args) -> int:
     from ..core import se3
     from ..core.camera import default_camera
     from ..core.errors import AevsError
-    from ..core.features.base import make_feature
+    from ..core.features.registry import make_feature, model_input_shape
     from ..core.outcome import format_outcome, outcome_from_simulation, write_json
     from ..core.scene import PlanarScene
     from ..core.servo import ServoConfig
@@ -93,7 +95,7 @@ def run(args) -> int:
 
     method = args.method or ("aevs" if default_model_path("aevs") else "dvs")
     if args.method is None and method == "dvs":
-        print("aevs demo: no AEVS model installed (models/aevs_default.pt); using DVS")
+        print(f"aevs demo: no AEVS model installed ({family('aevs').default_model}); using DVS")
     try:
         _check_options(args)
         goal_x, goal_y, goal_z, goal_roll = _floats(args.goal, "--goal", GOAL_METAVAR)
@@ -102,8 +104,8 @@ def run(args) -> int:
                                                              roll=float(_radians(goal_roll))))
         start = _pose("--start", args.start, lambda: se3.displaced(goal, start_offset))
         model = args.model or default_model_path(method)
-        size = args.size or _model_input_size(method, model) or 128
-        camera = default_camera(size)
+        model_shape = None if args.size else model_input_shape(method, model)
+        camera = default_camera(model_shape[1], model_shape[0]) if model_shape else default_camera(args.size or 128)
         scene = PlanarScene.load(args.scene, args.scene_width)
         feature = make_feature(method, camera, depth=goal_z, model_path=model)
         servo_config = ServoConfig(gain=args.gain) if args.gain else ServoConfig()
@@ -143,11 +145,3 @@ def _radians(degrees: float) -> float:
 
     return math.radians(degrees)
 
-
-def _model_input_size(method: str, model) -> int | None:
-    """The square input size a learned model was trained at, so the demo renders at that size."""
-    if method != "aevs" or model is None:
-        return None
-    from ..core.features.autoencoder import model_input_size
-
-    return model_input_size(model)

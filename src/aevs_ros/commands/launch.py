@@ -19,6 +19,8 @@ import threading
 import time
 from pathlib import Path
 
+from ..core.features.registry import FEATURE_FAMILIES
+
 DESCRIPTION = """\
 Start the simulated or the real node graph (see README "ROS 2 graph"). The sim graph renders
 a camera above a planar scene, servoes it from the preset's start pose back to its goal view,
@@ -45,7 +47,6 @@ TIMEOUT_MARGIN_S = 20.0
 
 
 GRAPHS = ('sim', 'real')  # graph.GRAPHS (not imported here: every `aevs` call imports this module)
-METHODS = ('dvs', 'pca', 'dct', 'aevs')  # core.features.base.FEATURE_FAMILIES
 
 
 def add_parser(subparsers):
@@ -55,7 +56,7 @@ def add_parser(subparsers):
     parser.add_argument('graph', choices=GRAPHS, help='which graph')
     parser.add_argument('--params', metavar='FILE', default='',
                         help='scenario preset (default config/sim.yaml or config/real.yaml)')
-    parser.add_argument('--method', choices=METHODS, default='', help="feature family (default: preset's)")
+    parser.add_argument('--method', choices=FEATURE_FAMILIES, default='', help="feature family (default: preset's)")
     parser.add_argument('--model', default='', metavar='PATH', help='model file of pca/aevs')
     parser.add_argument('--scene', default='', metavar='PATH', help='sim: scene image file')
     parser.add_argument('--json', default='', metavar='PATH', help='sim: write the outcome JSON there')

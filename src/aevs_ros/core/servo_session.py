@@ -19,7 +19,8 @@ import numpy as np
 
 from .camera import PinholeCamera, default_camera
 from .errors import AevsError, ConfigurationError, InvalidImageError
-from .features.base import Feature, make_feature, model_input_shape
+from .features.base import Feature
+from .features.registry import make_feature, model_input_shape
 from .photometric import DEFAULT_BORDER
 from .servo import ZERO_TWIST, Servo, ServoCommand, ServoConfig, ServoState
 

@@ -37,7 +37,8 @@ from std_srvs.srv import SetBool  # noqa: E402
 
 from ..core.control import InteractionChoice  # noqa: E402
 from ..core.errors import AevsError  # noqa: E402
-from ..core.features.base import FEATURE_FAMILIES, Feature  # noqa: E402
+from ..core.features.base import Feature  # noqa: E402
+from ..core.features.registry import FEATURE_FAMILIES, family  # noqa: E402
 from ..core.servo import ServoCommand, ServoConfig, ServoState  # noqa: E402
 from ..core.servo_loop import LoopTimings, ServoLoop  # noqa: E402
 from ..core.servo_session import ServoSession, SessionConfig  # noqa: E402
@@ -115,7 +116,7 @@ class ServoNode(Node):
     def __init__(self, **kwargs):
         super().__init__('servo_node', **kwargs)
         self.params = declare(self, PARAMETERS)
-        if self.params['compute_threads'] and self.params['method'] == 'aevs':
+        if self.params['compute_threads'] and family(self.params['method']).uses_torch:
             import torch
 
             torch.set_num_threads(self.params['compute_threads'])

@@ -19,14 +19,6 @@ from ..photometric import DEFAULT_BORDER, check_image, photometric_interaction
 from .base import FeatureSample, ImageMapping
 
 
-def model_input_size(model_path: str | Path | None) -> int | None:
-    """Side of the square images the model at model_path takes, or None if it is unusable."""
-    try:
-        return load_model(model_path).config.input_size
-    except ModelError:
-        return None
-
-
 class AutoencoderFeature(ImageMapping):
     """Servo on the autoencoder's latent space (AEVS)."""
 
@@ -46,6 +38,17 @@ class AutoencoderFeature(ImageMapping):
         self._latent_dim = loaded.config.latent_dim
         self._linearization = EncoderLinearization(loaded.model.encoder)
         self._decoder = loaded.model.decoder
+
+    @classmethod
+    def build(cls, camera: PinholeCamera, depth: float = 0.6, *, model_path=None,
+              border: int = DEFAULT_BORDER, **options) -> "AutoencoderFeature":
+        return cls(model_path, camera, depth, border=border, **options)
+
+    @staticmethod
+    def model_input_shape(model_path: str | Path | None) -> tuple[int, int]:
+        """(h, w) of the square images the model takes (ModelError if it is missing or unreadable)."""
+        size = load_model(model_path).config.input_size
+        return size, size
 
     @property
     def dim(self) -> int:

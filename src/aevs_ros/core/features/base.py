@@ -16,6 +16,9 @@ from ..camera import PinholeCamera
 from ..errors import ConfigurationError
 from ..photometric import DEFAULT_BORDER, border_mask, check_image, photometric_interaction
 
+#: Fewer features than degrees of freedom leave some camera motion unobservable.
+MIN_DIM = 6
+
 
 @dataclass
 class FeatureSample:
@@ -49,6 +52,19 @@ class Feature(ABC):
         """The image these features stand for, for debug displays; None if the family cannot invert."""
         return None
 
+    @classmethod
+    def build(cls, camera: PinholeCamera, depth: float = 0.6, *, model_path=None,
+              border: int = DEFAULT_BORDER, **options) -> "Feature":
+        """The family for ``camera`` (registry.make_feature calls this); a family that reads a
+        model file overrides it to load ``model_path``."""
+        return cls(camera, depth, border, **options)
+
+    @staticmethod
+    def model_input_shape(model_path) -> tuple[int, int] | None:
+        """(h, w) of the images the model file at ``model_path`` takes (families that read one);
+        ModelError if it is missing or unreadable."""
+        return None
+
 
 class ImageMapping(Feature):
     """A feature s = f(I) whose interaction matrix is (df/dI) L_I."""
@@ -70,38 +86,9 @@ class ImageMapping(Feature):
         return FeatureSample(s, self.interaction(image, photometric, s))
 
 
-FEATURE_FAMILIES = ("dvs", "pca", "dct", "aevs")
-
-
-def model_input_shape(name: str, model_path) -> tuple[int, int] | None:
-    """(h, w) of the images a learned family's model file takes; None for the other families.
-
-    Raises ModelError if the file is missing or unreadable, so that a node refuses to start
-    instead of faulting on every frame.
-    """
-    if name == "pca":
-        from .pca import PCAFeature
-        return PCAFeature.fitted_shape(model_path)
-    if name == "aevs":
-        from ...learning.model import load_model
-        size = load_model(model_path).config.input_size
-        return size, size
-    return None
-
-
-def make_feature(name: str, camera: PinholeCamera, depth: float = 0.6, *, model_path=None,
-                 border: int = DEFAULT_BORDER, **options) -> Feature:
-    """Build a feature family by name; ``model_path`` is the learned basis/network (pca, aevs)."""
-    if name == "dvs":
-        from .dvs import PhotometricFeature
-        return PhotometricFeature(camera, depth, border)
-    if name == "pca":
-        from .pca import PCAFeature
-        return PCAFeature.load(model_path, camera, depth, border=border, **options)
-    if name == "dct":
-        from .dct import DCTFeature
-        return DCTFeature(camera, depth, border=border, **options)
-    if name == "aevs":
-        from .autoencoder import AutoencoderFeature
-        return AutoencoderFeature(model_path, camera, depth, border=border, **options)
-    raise ConfigurationError(f"unknown feature family {name!r}: choose one of {', '.join(FEATURE_FAMILIES)}")
+def check_dim(dim: int, available: int, what: str) -> int:
+    """``dim`` as an int, or ConfigurationError if it cannot control 6 DOF or exceeds ``available``."""
+    if int(dim) != dim or not MIN_DIM <= dim <= available:
+        raise ConfigurationError(
+            f"{what} dimension must be an integer in [{MIN_DIM}, {available}], got {dim}")
+    return int(dim)

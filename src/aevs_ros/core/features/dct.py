@@ -14,8 +14,7 @@ from scipy.fft import dct, idctn
 
 from ..camera import PinholeCamera
 from ..photometric import DEFAULT_BORDER, border_mask
-from .base import ImageMapping
-from .pca import check_dim
+from .base import ImageMapping, check_dim
 
 
 def zigzag_indices(rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:

@@ -14,22 +14,12 @@ import numpy as np
 from scipy.sparse.linalg import svds
 
 from ..camera import PinholeCamera
-from ..errors import ConfigurationError, ModelError
+from ..errors import ModelError
 from ..photometric import DEFAULT_BORDER, border_mask, check_image
-from .base import ImageMapping
+from .base import ImageMapping, check_dim
 
-#: Fewer features than degrees of freedom leave some camera motion unobservable.
-MIN_DIM = 6
 #: Bumped when the layout of the .npz file changes.
 FILE_FORMAT_VERSION = 1
-
-
-def check_dim(dim: int, available: int, what: str) -> int:
-    """``dim`` as an int, or ConfigurationError if it cannot control 6 DOF or exceeds ``available``."""
-    if int(dim) != dim or not MIN_DIM <= dim <= available:
-        raise ConfigurationError(
-            f"{what} dimension must be an integer in [{MIN_DIM}, {available}], got {dim}")
-    return int(dim)
 
 
 class PCAFeature(ImageMapping):
@@ -101,9 +91,14 @@ class PCAFeature(ImageMapping):
             scene_fingerprint=self.scene_fingerprint)
 
     @staticmethod
-    def fitted_shape(path: str | Path | None) -> tuple[int, int]:
-        """(h, w) of the images the basis at ``path`` was fitted on (ModelError if unreadable)."""
-        return tuple(int(n) for n in _read_basis(path)[1]["image_size"])
+    def model_input_shape(model_path: str | Path | None) -> tuple[int, int]:
+        """(h, w) of the images the basis at ``model_path`` was fitted on (ModelError if unreadable)."""
+        return tuple(int(n) for n in _read_basis(model_path)[1]["image_size"])
+
+    @classmethod
+    def build(cls, camera: PinholeCamera, depth: float = 0.6, *, model_path=None,
+              border: int = DEFAULT_BORDER, **options) -> "PCAFeature":
+        return cls.load(model_path, camera, depth, border=border, **options)
 
     @classmethod
     def load(cls, path: str | Path | None, camera: PinholeCamera, depth: float = 0.6,
