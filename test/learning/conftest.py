@@ -2,7 +2,8 @@
 import pytest
 import torch
 
-from aevs_ros.learning.model import Autoencoder, AutoencoderConfig, save_model
+from aevs_ros.core.network.config import AutoencoderConfig
+from aevs_ros.core.network.model import Autoencoder, save_model
 
 TINY = dict(input_size=32, latent_dim=8, stage_channels=(4, 8, 8, 8), blocks_per_stage=1)
 

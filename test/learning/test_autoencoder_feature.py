@@ -10,7 +10,7 @@ from aevs_ros.core.features.registry import model_input_shape
 from aevs_ros.core.photometric import photometric_interaction
 from aevs_ros.core.scene import PlanarScene
 from aevs_ros.core import se3
-from aevs_ros.learning.linearize import EncoderLinearization
+from aevs_ros.core.network.linearize import EncoderLinearization
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@ import pytest
 import torch
 from torch import nn
 
-from aevs_ros.learning.linearize import EncoderLinearization
+from aevs_ros.core.network.linearize import EncoderLinearization
 
 
 @pytest.fixture

@@ -4,8 +4,8 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from aevs_ros.core.errors import ModelError
-from aevs_ros.learning.config import AutoencoderConfig
-from aevs_ros.learning.model import Autoencoder, load_model, save_model
+from aevs_ros.core.network.config import AutoencoderConfig
+from aevs_ros.core.network.model import Autoencoder, load_model, save_model
 
 
 def test_default_model_shapes():

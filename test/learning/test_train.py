@@ -12,7 +12,7 @@ from aevs_ros.commands import train as train_command
 from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.core.scene import DEFAULT_SCENE_WIDTH_M
 from aevs_ros.learning.config import BUNDLED_SCENE_WIDTH_M, TrainConfig
-from aevs_ros.learning.model import load_model
+from aevs_ros.core.network.model import load_model
 from aevs_ros.learning.train import CHECKPOINT_NAME, LOG_NAME, train
 
 REPOSITORY = Path(__file__).resolve().parents[2]

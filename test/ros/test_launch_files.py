@@ -26,6 +26,7 @@ import yaml
 from rclpy.context import Context
 
 from aevs_ros import graph
+from aevs_ros import graph_processes
 from aevs_ros.commands import launch as launch_command
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,7 +79,7 @@ def test_graph_executables_and_parameter_files_exist(name):
         for path in spec.parameter_files:
             data = yaml.safe_load(Path(path).read_text())
             assert data and all('ros__parameters' in section for section in data.values()), path
-        assert launch_command.resolve_executable(spec.package, spec.executable)
+        assert graph_processes.resolve_executable(spec.package, spec.executable)
 
 
 def test_config_files_of_the_graphs_are_ros_parameter_files():
@@ -184,10 +185,10 @@ def test_executables_are_found_where_ros2_run_looks_first(tmp_path, monkeypatch)
     fake.write_text('#!/bin/sh\n')
     fake.chmod(0o755)
     monkeypatch.setenv('AMENT_PREFIX_PATH', f"{tmp_path}{os.pathsep}{os.environ.get('AMENT_PREFIX_PATH', '')}")
-    assert launch_command.resolve_executable('aevs_ros', 'servo_node') == [str(fake)]
-    assert launch_command.resolve_executable('aevs_ros', 'sim_scenario')  # venv bin or python -m
+    assert graph_processes.resolve_executable('aevs_ros', 'servo_node') == [str(fake)]
+    assert graph_processes.resolve_executable('aevs_ros', 'sim_scenario')  # venv bin or python -m
     with pytest.raises(FileNotFoundError, match='no_such_node'):
-        launch_command.resolve_executable('aevs_ros', 'no_such_node')
+        graph_processes.resolve_executable('aevs_ros', 'no_such_node')
 
 
 def test_cli_choices_match_the_graph():

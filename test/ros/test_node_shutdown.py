@@ -12,7 +12,7 @@ import time
 import pytest
 
 from aevs_ros import graph
-from aevs_ros.commands.launch import command_line
+from aevs_ros.graph_processes import command_line
 
 EXIT_BOUND_S = 5.0
 READY_TIMEOUT_S = 60.0

@@ -474,8 +474,8 @@ def test_only_the_newest_frame_is_processed(servo, probe, views):
 def tiny_aevs_model(tmp_path_factory):
     """An untrained, small autoencoder file for 64x64 images: enough to exercise the node."""
     pytest.importorskip('torch')
-    from aevs_ros.learning.config import AutoencoderConfig
-    from aevs_ros.learning.model import Autoencoder, save_model
+    from aevs_ros.core.network.config import AutoencoderConfig
+    from aevs_ros.core.network.model import Autoencoder, save_model
 
     path = tmp_path_factory.mktemp('model') / 'tiny_aevs.pt'
     save_model(path, Autoencoder(AutoencoderConfig(input_size=64, latent_dim=8, stage_channels=(8, 16),

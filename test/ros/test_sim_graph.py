@@ -21,7 +21,7 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 
 from aevs_ros.bench.load import busy_processes
-from aevs_ros.commands.launch import run_graph
+from aevs_ros.graph_processes import run_graph
 from aevs_ros.core import se3
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.scene import PlanarScene

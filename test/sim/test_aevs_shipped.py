@@ -32,7 +32,7 @@ def run(method, model, start, iterations, servo_config=ServoConfig()):
 
 
 def test_shipped_model_describes_itself(shipped_model):
-    from aevs_ros.learning.model import load_model
+    from aevs_ros.core.network.model import load_model
 
     loaded = load_model(shipped_model)
     assert loaded.config.input_size == 128 and loaded.config.latent_dim == 32

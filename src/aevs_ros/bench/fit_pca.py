@@ -7,7 +7,6 @@ shipped model, config/train.yaml.
 """
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 from . import benchmark_parser
@@ -38,18 +37,12 @@ def add_parser(subparsers) -> None:
 
 def training_config(args):
     """The TrainConfig of the preset (`aevs train`'s own reading of it) with the overrides."""
-    from dataclasses import fields
-
     from .. import share_dir
-    from ..commands.train import build_config
-    from ..learning.config import TrainConfig
+    from ..learning.config import load_train_config
 
     shipped = share_dir() / "config" / "train.yaml"
     preset = args.config or (shipped if shipped.is_file() else None)
-    train_args = argparse.Namespace(config=preset, **{field.name: None for field in fields(TrainConfig)})
-    for flag, name in OVERRIDES.items():
-        setattr(train_args, name, getattr(args, flag))
-    return build_config(train_args), preset
+    return load_train_config(preset, {name: getattr(args, flag) for flag, name in OVERRIDES.items()}), preset
 
 
 def training_views(config, scene, camera, progress: bool = True):

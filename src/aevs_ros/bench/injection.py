@@ -28,7 +28,7 @@ import time
 from pathlib import Path
 
 from .. import graph
-from ..commands.launch import command_line, teardown
+from ..graph_processes import command_line, teardown
 from ..ros_domain import environment, local_domain_variables, reserved_domain_id
 from .soak import JOIN_TIMEOUT_S
 

@@ -152,7 +152,7 @@ def measure(method: str, model: str | None, views, frames: int, rate: float, exe
     from rclpy.context import Context
 
     from .. import graph
-    from ..commands.launch import command_line, teardown
+    from ..graph_processes import command_line, teardown
     from . import thread_environment
 
     spec = next(s for s in graph.build_graph('sim', params_file=params_file, method=method, model=model or '')

@@ -90,7 +90,7 @@ def run(args) -> int:
 def soak_run(index: int, method: str, timeout: float, log_dir: Path, params_file: str = '') -> dict | None:
     """One sim run in a domain of its own: its row, or None if a signal interrupted it."""
     from .. import graph
-    from ..commands.launch import TIMEOUT_MARGIN_S, command_line, run_graph
+    from ..graph_processes import TIMEOUT_MARGIN_S, command_line, run_graph
 
     with contextlib.ExitStack() as stack:
         domain_id = stack.enter_context(reserved_domain_id(os.getpid() + index))

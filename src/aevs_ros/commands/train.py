@@ -57,30 +57,9 @@ def add_parser(subparsers) -> None:
 
 def build_config(args) -> TrainConfig:
     """TrainConfig from the defaults, then the YAML file, then the flags given."""
-    from ..core.errors import ConfigurationError
+    from ..learning.config import load_train_config
 
-    settings = {}
-    if args.config is not None:
-        import yaml
-
-        try:
-            settings = yaml.safe_load(args.config.read_text()) or {}
-        except (OSError, yaml.YAMLError) as error:
-            raise ConfigurationError(f"cannot read training config {args.config}: {error}") from None
-        if not isinstance(settings, dict):
-            raise ConfigurationError(f"{args.config} must hold a mapping of settings")
-    names = {config_field.name for config_field in fields(TrainConfig)}
-    unknown = sorted(set(settings) - names)
-    if unknown:
-        raise ConfigurationError(f"unknown settings in {args.config}: {', '.join(unknown)}")
-    for name in names:
-        value = getattr(args, name)
-        if value is not None:
-            settings[name] = value
-    try:
-        return TrainConfig(**settings)
-    except TypeError as error:
-        raise ConfigurationError(f"invalid training settings: {error}") from None
+    return load_train_config(args.config, {field.name: getattr(args, field.name) for field in fields(TrainConfig)})
 
 
 def run(args) -> int:

@@ -1,11 +1,12 @@
-"""The AEVS autoencoder: network, losses, training views, training loop and linearisation.
+"""Training the AEVS autoencoder: views, losses, configuration and the training loop.
 
-config.py     AutoencoderConfig, ViewSampling, TrainConfig (torch-free: the CLI reads them)
-model.py      the ResNet autoencoder and its self-describing model file
+config.py     ViewSampling, TrainConfig (torch-free: the CLI reads them)
 losses.py     frequency-weighted DCT loss and pixel BCE
 dataset.py    rendered training views of a planar scene
 train.py      the training loop (checkpoints, resume, CSV log, DDP under torchrun)
-linearize.py  z and L_z in one forward-mode pass, for serving
+
+The network, its model file and its linearisation are what serving needs too, so they
+live in the core (aevs_ros.core.network), which this package imports and never the reverse.
 
 Like core/, nothing here imports rclpy or ROS messages.
 """

@@ -1,53 +1,23 @@
-"""Configuration dataclasses of the autoencoder, its training views and its training run.
+"""Configuration dataclasses of the training views and the training run.
 
 Plain data, free of torch, so that `aevs` can build its `train` flags without paying
-for importing torch on every call. AutoencoderConfig is stored in model files as
-model_args; TrainConfig is what config/train.yaml and the `aevs train` flags fill in.
+for importing torch on every call. TrainConfig is what config/train.yaml and the
+`aevs train` flags fill in; its model fields make a core.network.config.AutoencoderConfig.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
+from pathlib import Path
 
 from aevs_ros.core.errors import ConfigurationError
+from aevs_ros.core.network.config import AutoencoderConfig
 
 LOSSES = ("dct", "bce")
 LR_SCHEDULES = ("constant", "plateau")
 #: Physical width of the bundled scene (core.scene.DEFAULT_SCENE_WIDTH_M; not imported,
 #: to keep OpenCV out of the command-line start-up).
 BUNDLED_SCENE_WIDTH_M = 0.8
-
-
-@dataclass
-class AutoencoderConfig:
-    """Everything needed to rebuild the network (see model.py)."""
-
-    input_size: int = 128  #: side of the square grayscale input, pixels
-    latent_dim: int = 32
-    stage_channels: tuple[int, ...] = (16, 32, 64, 128)  #: a quarter of ResNet-18's widths
-    blocks_per_stage: int = 2
-    input_mean: float = 0.5  #: network input = (image - input_mean) / input_std
-    input_std: float = 0.25
-
-    def __post_init__(self):
-        self.stage_channels = tuple(int(c) for c in self.stage_channels)
-        if not self.stage_channels or min(self.stage_channels) < 1:
-            raise ValueError(f"stage_channels must be positive, got {self.stage_channels}")
-        if self.blocks_per_stage < 1 or self.latent_dim < 1 or self.input_std <= 0:
-            raise ValueError("blocks_per_stage, latent_dim and input_std must be positive")
-        if self.input_size < 1 or self.input_size % self.downsampling_factor:
-            raise ValueError(
-                f"input_size {self.input_size} must be a multiple of {self.downsampling_factor} "
-                f"for {len(self.stage_channels)} stages")
-
-    @property
-    def downsampling_factor(self) -> int:
-        """The stem halves the image twice and every stage after the first halves it once."""
-        return 2 ** (len(self.stage_channels) + 1)
-
-    @property
-    def final_map_size(self) -> int:
-        return self.input_size // self.downsampling_factor
 
 
 @dataclass(frozen=True)
@@ -144,3 +114,27 @@ class TrainConfig:
 
     def view_sampling(self) -> ViewSampling:
         return ViewSampling(**{f.name: getattr(self, f.name) for f in fields(ViewSampling)})
+
+
+def load_train_config(path, overrides: dict | None = None) -> TrainConfig:
+    """TrainConfig from the defaults, then the YAML file at ``path`` (None: none), then the
+    ``overrides`` that are not None (`aevs train`'s flags); ConfigurationError saying why not."""
+    settings = {}
+    if path is not None:
+        import yaml
+
+        try:
+            settings = yaml.safe_load(Path(path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigurationError(f"cannot read training config {path}: {error}") from None
+        if not isinstance(settings, dict):
+            raise ConfigurationError(f"{path} must hold a mapping of settings")
+    names = {config_field.name for config_field in fields(TrainConfig)}
+    unknown = sorted(set(settings) - names)
+    if unknown:
+        raise ConfigurationError(f"unknown settings in {path}: {', '.join(unknown)}")
+    settings.update((name, value) for name, value in (overrides or {}).items() if value is not None)
+    try:
+        return TrainConfig(**settings)
+    except TypeError as error:
+        raise ConfigurationError(f"invalid training settings: {error}") from None

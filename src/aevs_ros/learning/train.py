@@ -33,7 +33,7 @@ from aevs_ros.core.scene import PlanarScene
 from aevs_ros.learning.config import TrainConfig
 from aevs_ros.learning.dataset import render_views
 from aevs_ros.learning.losses import make_loss
-from aevs_ros.learning.model import Autoencoder, save_model
+from aevs_ros.core.network.model import Autoencoder, save_model
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "train_log.csv"

@@ -1,7 +1,7 @@
 """AEVS features: the latent vector z of a trained autoencoder and its interaction matrix.
 
 s = z = h(I) and L_s = L_z = (dh/dI) L_I (paper Eq. 11), computed together in one
-forward-mode pass of the encoder (aevs_ros.learning.linearize). The model file is the
+forward-mode pass of the encoder (core/network/linearize.py). The model file is the
 self-describing one `aevs train` writes; its input size must be the camera's.
 """
 from __future__ import annotations
@@ -11,10 +11,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ...learning.linearize import EncoderLinearization
-from ...learning.model import load_model
 from ..camera import PinholeCamera
 from ..errors import InvalidImageError, ModelError
+from ..network.linearize import EncoderLinearization
+from ..network.model import load_model
 from ..photometric import DEFAULT_BORDER, check_image, photometric_interaction
 from .base import FeatureSample, ImageMapping
 

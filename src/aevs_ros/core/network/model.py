@@ -23,8 +23,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import weight_norm
 
-from aevs_ros.core.errors import ModelError
-from aevs_ros.learning.config import AutoencoderConfig
+from ..errors import ModelError
+from .config import AutoencoderConfig
 
 
 def conv(in_channels: int, out_channels: int, kernel_size: int, stride: int = 1,

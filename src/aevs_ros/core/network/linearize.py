@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aevs_ros.learning.model import BasicBlock, InputNormalization
+from .model import BasicBlock, InputNormalization
 
 TANGENTS = 6
 

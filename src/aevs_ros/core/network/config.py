@@ -1,0 +1,39 @@
+"""The architecture of the AEVS autoencoder, as stored in its model files (``model_args``).
+
+Plain data, free of torch: `aevs train` builds its flags from it without importing torch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass
+class AutoencoderConfig:
+    """Everything needed to rebuild the network (see model.py)."""
+
+    input_size: int = 128  #: side of the square grayscale input, pixels
+    latent_dim: int = 32
+    stage_channels: tuple[int, ...] = (16, 32, 64, 128)  #: a quarter of ResNet-18's widths
+    blocks_per_stage: int = 2
+    input_mean: float = 0.5  #: network input = (image - input_mean) / input_std
+    input_std: float = 0.25
+
+    def __post_init__(self):
+        self.stage_channels = tuple(int(c) for c in self.stage_channels)
+        if not self.stage_channels or min(self.stage_channels) < 1:
+            raise ValueError(f"stage_channels must be positive, got {self.stage_channels}")
+        if self.blocks_per_stage < 1 or self.latent_dim < 1 or self.input_std <= 0:
+            raise ValueError("blocks_per_stage, latent_dim and input_std must be positive")
+        if self.input_size < 1 or self.input_size % self.downsampling_factor:
+            raise ValueError(
+                f"input_size {self.input_size} must be a multiple of {self.downsampling_factor} "
+                f"for {len(self.stage_channels)} stages")
+
+    @property
+    def downsampling_factor(self) -> int:
+        """The stem halves the image twice and every stage after the first halves it once."""
+        return 2 ** (len(self.stage_channels) + 1)
+
+    @property
+    def final_map_size(self) -> int:
+        return self.input_size // self.downsampling_factor
