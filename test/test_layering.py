@@ -81,7 +81,7 @@ def test_no_layer_imports_a_higher_one(layer):
 def test_ros_free_layers_import_no_ros(layer):
     paths = [path for path in sources() if part(module_name(path)) == layer]
     offenders = [f'{path.relative_to(PACKAGE)}: {module}' for path in paths for module in imported_modules(path)
-                 if module.split('.')[0] in ('rclpy', 'launch', 'launch_ros', 'ament_index_python')
+                 if module.split('.')[0] in ('rclpy', 'launch', 'launch_ros', 'ament_index_python', 'tf2_ros')
                  or module.split('.')[0].endswith('_msgs')]
     assert not offenders, offenders
     assert paths

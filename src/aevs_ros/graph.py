@@ -25,6 +25,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .core import se3
+
 PACKAGE = 'aevs_ros'
 GRAPHS = ('sim', 'real')
 
@@ -156,7 +158,7 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
         scenario_overrides['timeout'] = float(timeout)
     return [
         spec('planar_renderer', scene_parameters),
-        spec('gantry_driver', {'backend': 'sim', 'initial_camera_pose': pose_to_list(start)}),
+        spec('gantry_driver', {'backend': 'sim', 'initial_camera_pose': se3.pose_to_list(start)}),
         spec('servo_node', servo),
         spec('sim_scenario', scenario_overrides, ends_graph=not keep_running),
     ]
@@ -274,53 +276,17 @@ def node_parameters(sections: dict, node_name: str) -> dict:
     return merged
 
 
-# -- poses as parameters: [x, y, z, qx, qy, qz, qw] (geometry_msgs/Pose order) ------------------
-
-def pose_from_list(values) -> np.ndarray:
-    """world_T_camera from [x, y, z, qx, qy, qz, qw] (the quaternion need not be normalised)."""
-    from scipy.spatial.transform import Rotation
-
-    from .core import se3
-
-    numbers = _finite_numbers(values, 7)
-    if numbers is None or np.linalg.norm(numbers[3:]) < 1e-9:
-        raise ValueError(f'a pose needs [x, y, z, qx, qy, qz, qw] with a non-zero quaternion, got {values!r}')
-    return se3.make_pose(Rotation.from_quat(numbers[3:]).as_matrix(), numbers[:3])
-
-
-def pose_to_list(pose: np.ndarray) -> list[float]:
-    from scipy.spatial.transform import Rotation
-
-    return [float(v) for v in (*pose[:3, 3], *Rotation.from_matrix(pose[:3, :3]).as_quat())]
-
-
 def start_pose(scenario: dict) -> np.ndarray:
     """The scenario's start pose: its goal pose displaced by ``start_offset`` (goal camera frame)."""
-    from .core import se3
-
     if 'goal_pose' not in scenario:
         raise ValueError('no goal_pose: give [x, y, z, qx, qy, qz, qw] in its ros__parameters')
-    try:
-        goal = pose_from_list(scenario['goal_pose'])
-    except ValueError as exc:
-        raise ValueError(f'goal_pose: {exc}') from None
+    goal = se3.pose_from_list(scenario['goal_pose'], 'goal_pose')
     offset = scenario.get('start_offset', [0.0] * 6)
-    numbers = _finite_numbers(offset, 6)
+    numbers = se3.finite_numbers(offset, 6)
     start = None if numbers is None else se3.displaced(goal, numbers)
     if start is None or not np.isfinite(start).all():
         raise ValueError(f'start_offset needs 6 finite numbers [dx, dy, dz (m), rx, ry, rz (deg)], got {offset!r}')
     return start
-
-
-def _finite_numbers(values, count: int) -> np.ndarray | None:
-    """``values`` as ``count`` finite floats, or None (wrong count, not numbers, NaN or inf)."""
-    if isinstance(values, (str, bytes, dict)):
-        return None
-    try:
-        numbers = np.asarray(values, dtype=float)
-    except (TypeError, ValueError):
-        return None
-    return numbers if numbers.shape == (count,) and np.isfinite(numbers).all() else None
 
 
 # -- a picture of the graph ----------------------------------------------------------------------

@@ -9,8 +9,9 @@ from scipy.spatial.transform import Rotation
 
 from aevs_ros.core import se3
 from aevs_ros.core.errors import ConfigurationError
+from aevs_ros.core.se3 import pose_from_list
 from aevs_ros.robot import (GantryModel, config_from_parameters, damped_solve,
-                            initial_joint_positions, pose_from_list)
+                            initial_joint_positions)
 
 CONFIG_DIR = os.path.join(os.path.dirname(__file__), '..', '..', 'config')
 

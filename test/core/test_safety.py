@@ -1,15 +1,12 @@
 """Limits, watchdog and the gantry control step without ROS (the driver node's core)."""
-import ast
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-import aevs_ros.robot
 from aevs_ros.core.errors import ConfigurationError
+from aevs_ros.core.se3 import pose_from_list
 from aevs_ros.robot import (CommandWatchdog, GantryController, GantryModel, GantryStatus,
                             JointLimits, SafetyConfig, WorkspaceBox, config_from_parameters,
-                            initial_joint_positions, pose_from_list, with_live_values)
+                            initial_joint_positions, with_live_values)
 from aevs_ros.robot.safety import (MAX_TWIST, braking_speed, clamp_to_joint_limits,
                                    joint_command_fault, joint_state_fault, limit_acceleration,
                                    scale_to_velocity_limits, twist_fault)
@@ -270,16 +267,3 @@ def test_initial_position_must_be_inside_limits_and_box():
         initial_joint_positions(model, safety, camera_pose=[0.0, 0, 0.1, 1, 0, 0, 0])
     with pytest.raises(ConfigurationError, match='joint limits'):
         initial_joint_positions(model, safety, joint_positions=[0, 0, 2.0, 0, 0, 0])
-
-
-def test_robot_package_imports_no_ros():
-    folder = Path(aevs_ros.robot.__file__).parent
-    modules = []
-    for path in folder.glob('*.py'):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                modules += [alias.name for alias in node.names]
-            elif isinstance(node, ast.ImportFrom) and node.module:
-                modules.append(node.module)
-    roots = {module.split('.')[0] for module in modules}
-    assert not [root for root in roots if root in ('rclpy', 'tf2_ros') or root.endswith('_msgs')]

@@ -9,8 +9,9 @@ samples, so a failure names a reproducible episode.
 """
 import numpy as np
 
+from aevs_ros.core.se3 import pose_from_list
 from aevs_ros.robot import (GantryController, GantryModel, GantryStatus, JointLimits,
-                            SafetyConfig, WorkspaceBox, pose_from_list)
+                            SafetyConfig, WorkspaceBox)
 from aevs_ros.robot.safety import MAX_TWIST
 
 SEED = 12

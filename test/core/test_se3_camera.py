@@ -96,3 +96,17 @@ def test_default_camera_is_centred():
     x, y = camera.normalized_grid()
     assert x.shape == (128, 128)
     assert x[0, 0] == pytest.approx(-x[-1, -1]) and y[0, 0] == pytest.approx(-y[-1, -1])
+
+
+def test_pose_lists_round_trip_and_only_rounding_is_normalised():
+    from aevs_ros.core.errors import ConfigurationError
+
+    pose = se3.look_at((0.1, -0.2, 0.6), (0.0, 0.05, 0.0), roll=0.3)
+    np.testing.assert_allclose(se3.pose_from_list(se3.pose_to_list(pose)), pose, atol=1e-12)
+    rounded = [0.0, 0.0, 0.6, 1.0004, 0.0, 0.0, 0.0]
+    np.testing.assert_allclose(se3.pose_from_list(rounded)[:3, :3], np.diag([1.0, -1.0, -1.0]), atol=1e-12)
+    with pytest.raises(ConfigurationError, match='goal_pose: the quaternion .* is not a unit quaternion'):
+        se3.pose_from_list([0.0, 0.0, 0.6, 2.0, 0.0, 0.0, 0.0], 'goal_pose')
+    for bad in ('above', [0.0, 0.6], [0.0, 0.0, np.nan, 1.0, 0.0, 0.0, 0.0], {'x': 1}):
+        with pytest.raises(ConfigurationError, match=r'7 finite numbers \[x, y, z, qx, qy, qz, qw\]'):
+            se3.pose_from_list(bad)

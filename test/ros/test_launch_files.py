@@ -98,8 +98,8 @@ def test_sim_start_pose_is_the_goal_moved_by_the_offset():
 
     specs = {spec.executable: spec for spec in graph.build_graph('sim')}
     scenario = graph.preset_parameters(graph.config_file('sim.yaml'), 'sim_scenario')
-    start = graph.pose_from_list(specs['gantry_driver'].parameters['initial_camera_pose'])
-    goal = graph.pose_from_list(scenario['goal_pose'])
+    start = se3.pose_from_list(specs['gantry_driver'].parameters['initial_camera_pose'])
+    goal = se3.pose_from_list(scenario['goal_pose'])
     translation, rotation = se3.pose_error(start, goal)
     assert 0.04 < translation < 0.06 and 4.0 < rotation < 6.0  # the issue's ~5 cm and 5 deg
     assert specs['gantry_driver'].parameters['backend'] == 'sim'

@@ -25,7 +25,8 @@ from aevs_ros.graph_processes import run_graph
 from aevs_ros.core import se3
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.scene import PlanarScene
-from aevs_ros.graph import NodeSpec, pose_to_list
+from aevs_ros.graph import NodeSpec
+from aevs_ros.nodes.msg_conversions import matrix_to_pose
 from aevs_ros.nodes.image_conversions import image_to_gray
 from aevs_ros.nodes.planar_renderer import PlanarRenderer
 from aevs_ros.resources import default_model_path
@@ -182,10 +183,8 @@ def test_planar_renderer_waits_for_a_pose_then_pairs_image_and_info(spun_node, r
     assert not images and not infos, 'published before any camera pose'
 
     pose = se3.look_at((0.02, -0.01, 0.5), (0.02, -0.01, 0.0))
-    message = PoseStamped()
+    message = PoseStamped(pose=matrix_to_pose(pose))
     message.header.frame_id = 'world'
-    (message.pose.position.x, message.pose.position.y, message.pose.position.z, message.pose.orientation.x,
-     message.pose.orientation.y, message.pose.orientation.z, message.pose.orientation.w) = pose_to_list(pose)
     publisher = probe.create_publisher(PoseStamped, 'gantry/camera_pose', 10)
     deadline = time.monotonic() + 10
     while len(images) < 3 and time.monotonic() < deadline:

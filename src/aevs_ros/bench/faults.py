@@ -235,8 +235,9 @@ def short(name: str) -> str:
 
 
 def twist_values(msg) -> list[float]:
-    t = msg.twist
-    return [t.linear.x, t.linear.y, t.linear.z, t.angular.x, t.angular.y, t.angular.z]
+    from ..nodes.msg_conversions import twist_to_array
+
+    return twist_to_array(msg.twist).tolist()
 
 
 @functools.cache
@@ -256,10 +257,11 @@ def scene(graph: SimGraph):
 
 def scenario_poses(graph: SimGraph):
     """The scenario's goal and start poses: the servo is sent back and forth between them."""
-    from ..graph import pose_from_list, start_pose
+    from ..core.se3 import pose_from_list
+    from ..graph import start_pose
 
     scenario = graph.parameters['sim_scenario']
-    return pose_from_list(scenario['goal_pose']), start_pose(scenario)
+    return pose_from_list(scenario['goal_pose'], 'goal_pose'), start_pose(scenario)
 
 
 # -- the rows ---------------------------------------------------------------------------------------
@@ -489,10 +491,10 @@ def refused_parameter(name: str, value):
 def _twist_msg(values):
     from geometry_msgs.msg import TwistStamped
 
-    msg = TwistStamped()
+    from ..nodes.msg_conversions import array_to_twist
+
+    msg = TwistStamped(twist=array_to_twist(values))
     msg.header.frame_id = 'camera_optical_frame'
-    (msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z,
-     msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z) = values
     return msg
 
 

@@ -8,7 +8,12 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from .errors import ConfigurationError
+
 _SMALL_ANGLE = 1e-8
+#: a pose's quaternion may be off unit length by this much (rounding in a file or a message);
+#: farther off it is a mistake, refused rather than silently normalised
+QUATERNION_TOLERANCE = 1e-3
 
 
 def _skew(w: np.ndarray) -> np.ndarray:
@@ -92,3 +97,35 @@ def displaced(pose: np.ndarray, offset) -> np.ndarray:
     offset = np.asarray(offset, dtype=float)
     motion = make_pose(Rotation.from_rotvec(np.radians(offset[3:])).as_matrix(), offset[:3])
     return pose @ motion
+
+
+# -- poses as lists: [x, y, z, qx, qy, qz, qw] (geometry_msgs/Pose order) ----------------------
+
+def pose_from_list(values, name: str = "pose") -> np.ndarray:
+    """A 4x4 pose from ``[x, y, z, qx, qy, qz, qw]``: the one reading of poses in parameter
+    files, launch options and messages. The quaternion must be a unit one within
+    QUATERNION_TOLERANCE (it is then normalised); ConfigurationError naming ``name`` if not."""
+    numbers = finite_numbers(values, 7)
+    if numbers is None:
+        raise ConfigurationError(f"{name} must be 7 finite numbers [x, y, z, qx, qy, qz, qw], got {values!r}")
+    norm = np.linalg.norm(numbers[3:])
+    if abs(norm - 1.0) > QUATERNION_TOLERANCE:
+        raise ConfigurationError(f"{name}: the quaternion {numbers[3:].tolist()} is not a unit "
+                                 f"quaternion (norm {norm:.4g})")
+    return make_pose(Rotation.from_quat(numbers[3:] / norm).as_matrix(), numbers[:3])
+
+
+def pose_to_list(pose: np.ndarray) -> list[float]:
+    """``[x, y, z, qx, qy, qz, qw]`` of a 4x4 pose."""
+    return [*map(float, pose[:3, 3]), *map(float, Rotation.from_matrix(pose[:3, :3]).as_quat())]
+
+
+def finite_numbers(values, count: int) -> np.ndarray | None:
+    """``values`` as ``count`` finite floats, or None (wrong count, not numbers, NaN or inf)."""
+    if isinstance(values, (str, bytes, dict)):
+        return None
+    try:
+        numbers = np.asarray(values, dtype=float)
+    except (TypeError, ValueError):
+        return None
+    return numbers if numbers.shape == (count,) and np.isfinite(numbers).all() else None

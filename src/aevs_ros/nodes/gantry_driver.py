@@ -40,9 +40,9 @@ from std_srvs.srv import SetBool
 
 from aevs_ros.core.errors import AevsError
 from aevs_ros.nodes import Param, declare, run
+from aevs_ros.nodes.msg_conversions import array_to_twist, matrix_to_pose, twist_to_array
 from aevs_ros.robot import (DEFAULT_JOINT_NAMES, CommandWatchdog, GantryController, GantryStatus,
-                            config_from_parameters, initial_joint_positions, pose_to_list,
-                            with_live_values)
+                            config_from_parameters, initial_joint_positions, with_live_values)
 
 try:  # only on a ROS install: not on PyPI
     from tf2_ros import TransformBroadcaster
@@ -134,8 +134,7 @@ class GantryDriver(Node):
     # --- callbacks: msg -> numpy -> core -> msg ---------------------------------------------
     def _on_twist(self, msg: TwistStamped):
         """Keep the twist even if it is garbage: the controller halts on it with INVALID_COMMAND."""
-        v = np.array([msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z,
-                      msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z])
+        v = twist_to_array(msg.twist)
         if msg.header.frame_id not in ('', self.p['camera_frame']):
             self.get_logger().warning(f"rejected a twist in frame {msg.header.frame_id!r}, expected "
                                       f"{self.p['camera_frame']!r}", throttle_duration_sec=1.0)
@@ -206,21 +205,18 @@ class GantryDriver(Node):
             twist = self.model.jacobian(self.q) @ qdot if np.any(qdot) else np.zeros(6)
             msg = TwistStamped()
             msg.header.stamp, msg.header.frame_id = now.to_msg(), self.p['base_frame']
-            (msg.twist.linear.x, msg.twist.linear.y, msg.twist.linear.z,
-             msg.twist.angular.x, msg.twist.angular.y, msg.twist.angular.z) = map(float, twist)
+            msg.twist = array_to_twist(twist)
             self.out.publish(msg)
 
     def _publish_pose(self, now):
-        x, y, z, qx, qy, qz, qw = pose_to_list(self.model.world_T_camera(self.q))
-        msg = PoseStamped()
+        msg = PoseStamped(pose=matrix_to_pose(self.model.world_T_camera(self.q)))
         msg.header.stamp, msg.header.frame_id = now.to_msg(), self.p['world_frame']
-        msg.pose.position.x, msg.pose.position.y, msg.pose.position.z = x, y, z
-        o = msg.pose.orientation
-        o.x, o.y, o.z, o.w = qx, qy, qz, qw
         self.pose_pub.publish(msg)
         if self.tf is not None:
             t = TransformStamped(header=msg.header, child_frame_id=self.p['camera_frame'])
-            t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = x, y, z
+            position = msg.pose.position
+            t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = (
+                position.x, position.y, position.z)
             t.transform.rotation = msg.pose.orientation
             self.tf.sendTransform(t)
 

@@ -18,11 +18,12 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
-from ..core.camera import DEFAULT_FOCAL_PER_WIDTH, PinholeCamera
+from ..core.camera import DEFAULT_FOCAL_PER_WIDTH, PinholeCamera, default_camera
 from ..core.scene import DEFAULT_BLUR_SIGMA, PlanarScene
-from ..graph import pose_from_list
+from ..core.se3 import pose_from_list
 from . import Param, declare, run
 from .image_conversions import gray_to_image_msg
+from .msg_conversions import pose_to_matrix
 
 PARAMETERS = (
     Param('scene_path', '', "scene image file; '' = the bundled poster", read_only=True),
@@ -31,7 +32,7 @@ PARAMETERS = (
           low=0.0, high=100.0),
     Param('width', 128, 'image width [px]', read_only=True, low=8, high=8192),
     Param('height', 128, 'image height [px]', read_only=True, low=8, high=8192),
-    Param('fx', 0.0, 'focal length [px]; 0 = 1.40625 width (the default simulated camera)', read_only=True,
+    Param('fx', 0.0, f'focal length [px]; 0 = {DEFAULT_FOCAL_PER_WIDTH:g} width (core.camera.default_camera)', read_only=True,
           low=0.0, high=1e6),
     Param('fy', 0.0, 'focal length [px]; 0 = fx', read_only=True, low=0.0, high=1e6),
     Param('cx', -1.0, 'principal point [px]; -1 = the image centre (width - 1) / 2', read_only=True,
@@ -50,11 +51,11 @@ PARAMETERS = (
 
 def camera_from_parameters(values: dict) -> PinholeCamera:
     """The camera the renderer's parameters describe (sim_scenario builds the same one)."""
-    width, height = values['width'], values['height']
-    fx = values['fx'] or DEFAULT_FOCAL_PER_WIDTH * width
-    cx = values['cx'] if values['cx'] >= 0 else (width - 1) / 2
-    cy = values['cy'] if values['cy'] >= 0 else (height - 1) / 2
-    return PinholeCamera(width, height, fx, values['fy'] or fx, cx, cy)
+    default = default_camera(values['width'], values['height'])
+    fx = values['fx'] or default.fx
+    cx = values['cx'] if values['cx'] >= 0 else default.cx
+    cy = values['cy'] if values['cy'] >= 0 else default.cy
+    return PinholeCamera(default.width, default.height, fx, values['fy'] or fx, cx, cy)
 
 
 def scene_from_parameters(values: dict) -> PlanarScene:
@@ -91,9 +92,8 @@ class PlanarRenderer(Node):
         return SetParametersResult(successful=True)
 
     def on_pose(self, msg: PoseStamped):
-        p, q = msg.pose.position, msg.pose.orientation
         try:
-            self.pose = pose_from_list([p.x, p.y, p.z, q.x, q.y, q.z, q.w])
+            self.pose = pose_to_matrix(msg.pose)
         except ValueError as exc:
             self.get_logger().warning(f'ignoring camera pose: {exc}', throttle_duration_sec=5.0)
 

@@ -23,7 +23,7 @@ import numpy as np  # noqa: E402
 from aevs_msgs.action import ServoToImage  # noqa: E402
 from aevs_msgs.msg import ServoStatus  # noqa: E402
 from aevs_msgs.srv import SetGoalImage  # noqa: E402
-from geometry_msgs.msg import Twist, TwistStamped  # noqa: E402
+from geometry_msgs.msg import TwistStamped  # noqa: E402
 from rcl_interfaces.msg import SetParametersResult  # noqa: E402
 import rclpy  # noqa: E402
 from rclpy.action import ActionServer, CancelResponse, GoalResponse  # noqa: E402
@@ -35,6 +35,7 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_msgs.msg import Header  # noqa: E402
 from std_srvs.srv import SetBool  # noqa: E402
 
+from ..core.camera import DEFAULT_FOCAL_PER_WIDTH  # noqa: E402
 from ..core.control import InteractionChoice  # noqa: E402
 from ..core.errors import AevsError  # noqa: E402
 from ..core.features.base import Feature  # noqa: E402
@@ -45,6 +46,7 @@ from ..core.servo_session import ServoSession, SessionConfig  # noqa: E402
 from ..resources import default_model_path  # noqa: E402
 from . import JOIN_TIMEOUT_S, Param, check_choice, declare, run, stop_executor  # noqa: E402
 from .image_conversions import camera_from_info, gray_to_image_msg, image_to_gray  # noqa: E402
+from .msg_conversions import array_to_twist  # noqa: E402
 
 _CONFIG = ServoConfig()
 PARAMETERS = (
@@ -58,7 +60,8 @@ PARAMETERS = (
           low=0, high=8192),
     Param('depth', 0.6, 'scene depth of the interaction matrix [m]', read_only=True, low=1e-3, high=1e3),
     Param('camera_fallback', [0.0, 0.0, 0.0, 0.0], '[fx, fy, cx, cy] in pixels of the camera images, used '
-          'until camera_info arrives; zeros = fx = fy = 1.40625 width, centred', read_only=True),
+          f'until camera_info arrives; zeros = core.camera.default_camera (fx = fy = {DEFAULT_FOCAL_PER_WIDTH:g} width, '
+          'centred)', read_only=True),
     Param('gain', _CONFIG.gain, 'control gain lambda [1/s]', low=1e-9, high=1e4),
     Param('mu', _CONFIG.mu, 'Levenberg-Marquardt damping [-]', low=0.0, high=1e9),
     Param('mu_final', _CONFIG.mu_final, 'Levenberg-Marquardt damping from step mu_switch_iteration on [-]',
@@ -247,7 +250,7 @@ class ServoNode(Node):
                 reported = command.iteration, command.state
                 goal_handle.publish_feedback(ServoToImage.Feedback(
                     state=int(command.state), state_name=command.state.name, iteration=command.iteration,
-                    feature_error_norm=float(command.error_norm), velocity=_twist(command.velocity)))
+                    feature_error_norm=float(command.error_norm), velocity=array_to_twist(command.velocity)))
             if command.state is ServoState.CONVERGED:
                 goal_handle.succeed()
                 return _result(command, 'converged', converged=True)
@@ -262,7 +265,7 @@ class ServoNode(Node):
         """Twist and status of one command, stamped with the image it answers (else now)."""
         header = image.header if image is not None else Header(
             stamp=self.get_clock().now().to_msg(), frame_id=self.frame_id)
-        velocity = _twist(command.velocity)
+        velocity = array_to_twist(command.velocity)
         self.twist_pub.publish(TwistStamped(header=header, twist=velocity))
         self.status_pub.publish(ServoStatus(
             header=header, method=self.params['method'], iteration=command.iteration,
@@ -292,13 +295,6 @@ class ServoNode(Node):
         stop_executor(self.action_executor)
         self.action_thread.join(JOIN_TIMEOUT_S)
         self.action_node.destroy_node()
-
-
-def _twist(velocity) -> Twist:
-    twist = Twist()
-    (twist.linear.x, twist.linear.y, twist.linear.z,
-     twist.angular.x, twist.angular.y, twist.angular.z) = (float(v) for v in velocity)
-    return twist
 
 
 def _result(command: ServoCommand, reason: str, converged: bool = False) -> ServoToImage.Result:

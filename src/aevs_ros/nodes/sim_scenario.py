@@ -25,9 +25,11 @@ from sensor_msgs.msg import CameraInfo
 from ..core.errors import AevsError
 from ..core.outcome import format_outcome, servo_outcome, write_json
 from ..core.servo import ServoState
-from ..graph import RENDERED_SCENE, pose_from_list, start_pose
+from ..core.se3 import pose_from_list
+from ..graph import RENDERED_SCENE, start_pose
 from . import Param, declare, run
 from .image_conversions import camera_from_info, gray_to_image_msg
+from .msg_conversions import pose_to_matrix
 from .planar_renderer import PARAMETERS as RENDERER_PARAMETERS
 from .planar_renderer import scene_from_parameters
 
@@ -89,8 +91,7 @@ class SimScenario(Node):
                                f'({goal_view.visible_fraction:.0%} of it sees the scene)')
 
     def on_pose(self, msg: PoseStamped):
-        p, q = msg.pose.position, msg.pose.orientation
-        self.last_pose = pose_from_list([p.x, p.y, p.z, q.x, q.y, q.z, q.w])
+        self.last_pose = pose_to_matrix(msg.pose)
         if self.first_pose is None:
             self.first_pose = self.last_pose
         distance = float(np.linalg.norm(self.last_pose[:3, 3] - self.goal_pose[:3, 3]))

@@ -2,15 +2,14 @@
 
 The gantry_driver node only adapts these to topics, services and parameters.
 """
-from .gantry import (DEFAULT_JOINT_NAMES, N_JOINTS, GantryModel, WristConditioning, damped_solve,
-                     pose_from_list, pose_to_list)
+from .gantry import DEFAULT_JOINT_NAMES, N_JOINTS, GantryModel, WristConditioning, damped_solve
 from .safety import (CommandWatchdog, GantryController, GantryStatus, JointLimits, SafetyConfig,
                      StepResult, WorkspaceBox, config_from_parameters, initial_joint_positions,
                      with_live_values)
 
 __all__ = [
     'DEFAULT_JOINT_NAMES', 'N_JOINTS', 'GantryModel', 'WristConditioning', 'damped_solve',
-    'pose_from_list', 'pose_to_list', 'CommandWatchdog', 'GantryController', 'GantryStatus',
+    'CommandWatchdog', 'GantryController', 'GantryStatus',
     'JointLimits', 'SafetyConfig', 'StepResult', 'WorkspaceBox', 'config_from_parameters',
     'initial_joint_positions', 'with_live_values',
 ]

@@ -16,39 +16,18 @@ Pure NumPy: no ROS.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from aevs_ros.core.errors import ConfigurationError
+from aevs_ros.core.se3 import pose_from_list
 
 N_JOINTS = 6
 _UNIT = {'x': np.array([1.0, 0.0, 0.0]), 'y': np.array([0.0, 1.0, 0.0]),
          'z': np.array([0.0, 0.0, 1.0])}
 DEFAULT_JOINT_NAMES = ('gantry_x_joint', 'gantry_y_joint', 'gantry_z_joint',
                        'wrist_1_joint', 'wrist_2_joint', 'wrist_3_joint')
-
-
-def pose_from_list(values: Sequence[float], name: str = 'pose') -> np.ndarray:
-    """A 4x4 pose from ``[x, y, z, qx, qy, qz, qw]`` (the quaternion is normalised)."""
-    values = np.asarray(values, dtype=float).ravel()
-    if values.shape != (7,) or not np.all(np.isfinite(values)):
-        raise ConfigurationError(f'{name} must be 7 finite numbers [x, y, z, qx, qy, qz, qw], '
-                                 f'got {values.tolist()}')
-    norm = np.linalg.norm(values[3:])
-    if abs(norm - 1.0) > 1e-3:
-        raise ConfigurationError(f'{name}: the quaternion {values[3:].tolist()} is not a unit '
-                                 f'quaternion (norm {norm:.4g})')
-    pose = np.eye(4)
-    pose[:3, :3] = Rotation.from_quat(values[3:] / norm).as_matrix()
-    pose[:3, 3] = values[:3]
-    return pose
-
-
-def pose_to_list(pose: np.ndarray) -> list[float]:
-    """``[x, y, z, qx, qy, qz, qw]`` of a 4x4 pose."""
-    return [*map(float, pose[:3, 3]), *map(float, Rotation.from_matrix(pose[:3, :3]).as_quat())]
 
 
 def _axis_rotation(axis: str, angle: float) -> np.ndarray:

@@ -34,8 +34,9 @@ from typing import Mapping
 import numpy as np
 
 from aevs_ros.core.errors import ConfigurationError
+from aevs_ros.core.se3 import pose_from_list
 
-from .gantry import N_JOINTS, GantryModel, WristConditioning, pose_from_list
+from .gantry import N_JOINTS, GantryModel, WristConditioning
 
 _EPS = 1e-12
 #: [m/s, rad/s] largest camera twist component accepted: far beyond any gantry's speed, and far
