@@ -1,4 +1,6 @@
 """The shipped AEVS model servoes, in the core simulation, from where DVS fails (issue: AEVS)."""
+from dataclasses import replace
+
 import pytest
 
 from aevs_ros.core import se3
@@ -6,8 +8,7 @@ from aevs_ros.core.camera import default_camera
 from aevs_ros.core.features import make_feature
 from aevs_ros.core.features.registry import model_input_shape
 from aevs_ros.core.scene import PlanarScene
-from aevs_ros.core.servo import ServoConfig
-from aevs_ros.core.simulator import SimConfig, simulate
+from aevs_ros.core.simulator import SIMULATED_SERVO, SimConfig, simulate
 from aevs_ros.resources import default_model_path
 
 GOAL = se3.look_at((0, 0, 0.6), (0, 0, 0))
@@ -24,7 +25,7 @@ def shipped_model():
     return path
 
 
-def run(method, model, start, iterations, servo_config=ServoConfig()):
+def run(method, model, start, iterations, servo_config=SIMULATED_SERVO):
     camera = default_camera(model_input_shape("aevs", model)[1])
     feature = make_feature(method, camera, 0.6, model_path=model if method == "aevs" else None)
     return simulate(PlanarScene.load(), camera, feature, GOAL, start, servo_config,
@@ -55,7 +56,7 @@ def test_aevs_converges_where_dvs_fails(shipped_model):
 def test_default_law_converges_from_close_start_where_current_matrix_fails(shipped_model):
     """Why the default interaction matrix is the mean (L + L*) / 2: with L alone (the paper's
     law) AEVS drives the camera into the plane from this start (README "Which interaction matrix")."""
-    current = run("aevs", shipped_model, CLOSE_START, 400, ServoConfig(interaction="current"))
+    current = run("aevs", shipped_model, CLOSE_START, 400, replace(SIMULATED_SERVO, interaction="current"))
     assert not current.servo_converged and current.stop_reason.startswith("scene out of view"), \
         current.stop_reason
     default = run("aevs", shipped_model, CLOSE_START, 400)

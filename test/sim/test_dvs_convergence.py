@@ -52,16 +52,18 @@ def test_goal_that_sees_no_scene_is_an_error(scene):
 
 def test_a_servo_that_makes_no_progress_is_stopped_as_stalled(scene):
     """A local minimum stand-in: a gain so low that neither the error nor the camera moves."""
-    from aevs_ros.core.servo import ServoConfig
+    from dataclasses import replace
+
+    from aevs_ros.core.simulator import SIMULATED_SERVO
 
     camera = default_camera(64)
     start = se3.displaced(GOAL, (0.02, 0.0, 0.0, 0.0, 0.0, 0.0))
     result = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start,
-                      ServoConfig(gain=1e-6), SimConfig(max_iterations=200, stall_window=50),
+                      replace(SIMULATED_SERVO, gain=1e-6), SimConfig(max_iterations=200, stall_window=50),
                       record_images=False)
     assert result.stop_reason.startswith("stalled"), result.stop_reason
     assert result.iterations == 51
     moving = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start,
-                      ServoConfig(gain=0.05), SimConfig(max_iterations=80, stall_window=50),
+                      replace(SIMULATED_SERVO, gain=0.05), SimConfig(max_iterations=80, stall_window=50),
                       record_images=False)
     assert moving.stop_reason.startswith("iteration budget"), moving.stop_reason  # slow, not stalled

@@ -86,15 +86,14 @@ def run(args) -> int:
     from ..core.errors import AevsError
     from ..core.outcome import write_json
     from ..core.scene import PlanarScene
-    from ..core.servo import ServoConfig
-    from ..core.simulator import SimConfig
+    from ..core.simulator import SIMULATED_SERVO, SimConfig
     from . import machine_info
     from .plots import plot_latent_sweep
     from .table1 import criterion_text, evaluate, prepare_cases, summarize_all
 
     folder = Path(args.out) / "sweep_latent"
     folder.mkdir(parents=True, exist_ok=True)
-    servo, sim = ServoConfig(), SimConfig(max_iterations=args.iterations)
+    servo, sim = SIMULATED_SERVO, SimConfig(max_iterations=args.iterations)
     camera, scene = default_camera(args.input_size), PlanarScene.load()
     cases, dropped = prepare_cases(args.tests, args.cases, scene, camera, sim.min_visible_fraction)
     workers = max(1, args.workers or os.cpu_count() or 1)

@@ -44,7 +44,7 @@ examples:
                         help="iteration budget per run, as the paper's code (default %(default)s)")
     parser.add_argument("--servo", action="append", default=[], metavar="NAME=VALUE",
                         help="a core.servo.ServoConfig setting for every method, e.g. gain=20 (repeatable; "
-                             "default: the servo's defaults)")
+                             "default: the simulations' law, core.simulator.SIMULATED_SERVO)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
     parser.add_argument("--scene", default=None, help="scene image (default: the bundled scene)")
@@ -272,7 +272,7 @@ def summarize_all(records, cases: dict, dropped: dict, methods) -> dict:
 
 def run(args) -> int:
     import os
-    from dataclasses import asdict
+    from dataclasses import asdict, replace
     from pathlib import Path
 
     from ..core.camera import default_camera
@@ -280,7 +280,7 @@ def run(args) -> int:
     from ..core.outcome import write_json
     from ..core.scene import PlanarScene
     from ..core.servo import ServoConfig
-    from ..core.simulator import SimConfig
+    from ..core.simulator import SIMULATED_SERVO, SimConfig
     from . import build_features, config_overrides, machine_info, model_paths, report_skipped
     from .plots import plot_convergence_rates, plot_end_errors
 
@@ -288,7 +288,7 @@ def run(args) -> int:
         print("aevs bench table1: error: --cases and --iterations must be positive")
         return 2
     try:
-        servo = ServoConfig(**config_overrides(ServoConfig, args.servo))
+        servo = replace(SIMULATED_SERVO, **config_overrides(ServoConfig, args.servo))
         sim = SimConfig(max_iterations=args.iterations)
         camera = default_camera(args.size)
         scene = PlanarScene.load(args.scene)

@@ -89,8 +89,9 @@ def run(args) -> int:
     from ..core.features.registry import make_feature, model_input_shape
     from ..core.outcome import format_outcome, outcome_from_simulation, write_json
     from ..core.scene import PlanarScene
-    from ..core.servo import ServoConfig
-    from ..core.simulator import SimConfig, simulate
+    from dataclasses import replace
+
+    from ..core.simulator import SIMULATED_SERVO, SimConfig, simulate
     from ..resources import default_model_path
 
     method = args.method or ("aevs" if default_model_path("aevs") else "dvs")
@@ -108,7 +109,7 @@ def run(args) -> int:
         camera = default_camera(model_shape[1], model_shape[0]) if model_shape else default_camera(args.size or 128)
         scene = PlanarScene.load(args.scene, args.scene_width)
         feature = make_feature(method, camera, depth=goal_z, model_path=model)
-        servo_config = ServoConfig(gain=args.gain) if args.gain else ServoConfig()
+        servo_config = replace(SIMULATED_SERVO, gain=args.gain) if args.gain else SIMULATED_SERVO
         result = simulate(scene, camera, feature, goal, start, servo_config,
                           SimConfig(max_iterations=args.iterations))
     except (AevsError, ValueError) as exc:

@@ -16,7 +16,7 @@ from .features.base import Feature, FeatureSample
 
 ZERO_TWIST = np.zeros(6)
 #: a goal whose interaction matrix has sigma_min / sigma_max below this cannot constrain the six
-#: degrees of freedom (a uniform or one-directional image); scenes seen here give 1e-3 to 2e-2
+#: degrees of freedom (a uniform or one-directional image; README has what real scenes give)
 MIN_GOAL_INVERSE_CONDITION = 1e-6
 
 
@@ -32,19 +32,22 @@ class ServoState(IntEnum):
 
 @dataclass(frozen=True)
 class ServoConfig:
+    """The servo's settings; the defaults are servo_node's (config/servo.yaml is checked against
+    them). Simulations use core.simulator.SIMULATED_SERVO."""
+
     gain: float = 10.0  #: lambda [1/s]
     mu: float = 0.01  #: Levenberg-Marquardt damping
     #: damping from step ``mu_switch_iteration`` on (0: never switch). ViSP's photometric
     #: examples drop mu to 1e-4 after a budget/8 steps: past the first, large motion the damping
-    #: only slows the crawl along the cost's flat valleys (3x fewer steps, 20x smaller end error)
+    #: only slows the crawl along the cost's flat valleys (README "How it works")
     mu_final: float = 1e-4
     mu_switch_iteration: int = 100
     interaction: InteractionChoice = InteractionChoice.MEAN
-    max_linear_velocity: float = 0.5  #: [m/s]; larger twists are scaled down as a whole
-    max_angular_velocity: float = 1.0  #: [rad/s]
+    max_linear_velocity: float = 0.1  #: [m/s]; larger twists are scaled down as a whole
+    max_angular_velocity: float = 0.5  #: [rad/s]
     #: converged when the step the law asks for, |v| / gain, is below these
-    convergence_translation: float = 1e-6  #: [m]
-    convergence_rotation: float = 1e-6  #: [rad]
+    convergence_translation: float = 1e-5  #: [m]
+    convergence_rotation: float = 1e-5  #: [rad]
     #: leave CONVERGED when the asked-for step grows past this many times the thresholds
     disturbance_factor: float = 20.0
     #: fault when the feature error grew this many steps in a row (0 disables)

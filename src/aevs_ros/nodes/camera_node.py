@@ -30,7 +30,7 @@ from aevs_ros.nodes import Param, declare, run
 from aevs_ros.nodes.image_conversions import array_to_image_msg
 
 ENCODINGS = ('mono8', 'bgr8')
-PARAMS = tuple(Param(*spec, read_only=True, **bounds) for *spec, bounds in (
+PARAMETERS = tuple(Param(*spec, read_only=True, **bounds) for *spec, bounds in (
     ('video_device', '0', 'device index, /dev/videoN, video file or stream URL', {}),
     ('image_width', 0, 'published width [px]; 0 = calibration or native size', dict(low=0, high=16384)),
     ('image_height', 0, 'published height [px]; 0 = calibration or native size', dict(low=0, high=16384)),
@@ -134,7 +134,7 @@ class FrameSource:
 class CameraNode(Node):
     def __init__(self, **kwargs):
         super().__init__('camera_node', **kwargs)
-        p = declare(self, PARAMS)
+        p = declare(self, PARAMETERS)
         self.info = CameraInfo()
         size = (p['image_width'], p['image_height'])
         if p['camera_info_url']:

@@ -57,7 +57,7 @@ ACK_TIMEOUT_S = 0.5
 IDENTITY = [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0]
 RO = {'read_only': True}  # structural: fixed for the node's lifetime
 # Poses are [x, y, z, qx, qy, qz, qw]; joint vectors are [X, Y, Z [m], wrist 1..3 [rad]].
-PARAMS = (
+PARAMETERS = (
     Param('backend', 'sim', 'sim | ros2_control | twist', choices=BACKENDS, **RO),
     Param('control_rate', 100.0, 'control loop and publishing rate [Hz]', low=1.0, high=1000.0, **RO),
     Param('command_timeout', 0.1, 'halt when no twist arrived for this long [s]', low=0.001, high=10.0),
@@ -87,14 +87,14 @@ PARAMS = (
           low=0.001, high=10.0),
     Param('twist_output_topic', '/servo_node/delta_twist_cmds', 'twist backend: output topic', **RO),
 )
-LIVE = {param.name for param in PARAMS if not param.read_only}
+LIVE = {param.name for param in PARAMETERS if not param.read_only}
 
 
 class GantryDriver(Node):
     def __init__(self, **kwargs):
         super().__init__('gantry_driver', **kwargs)
         p = {name: list(v) if isinstance(v, (list, tuple)) or hasattr(v, 'tolist') else v
-             for name, v in declare(self, PARAMS).items()}
+             for name, v in declare(self, PARAMETERS).items()}
         # a double array without a default (an empty list has no type): unset = use the pose
         self.declare_parameter('initial_joint_positions', Parameter.Type.DOUBLE_ARRAY, ParameterDescriptor(
             description='sim: start joint positions; overrides initial_camera_pose', read_only=True))
