@@ -7,7 +7,7 @@ from aevs_ros.core.control import InteractionChoice, clamp_twist, levenberg_marq
 from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.core.features.base import Feature, FeatureSample
 from aevs_ros.core.photometric import check_image
-from aevs_ros.core.servo import Servo, ServoConfig, ServoState
+from aevs_ros.core.servo import Fault, Servo, ServoConfig, ServoState
 
 
 def test_levenberg_marquardt_matches_its_formula():
@@ -87,7 +87,7 @@ def test_servo_faults_on_bad_images_and_recovers():
     nan_image = image_of(np.full(6, np.nan))
     command = servo.step(nan_image)
     assert command.state is ServoState.FAULT and not command.velocity.any()
-    assert "NaN" in command.reason
+    assert "NaN" in command.reason and command.fault is Fault.UNUSABLE_INPUT
     command = servo.step(np.zeros((4, 4), np.float32))
     assert command.state is ServoState.FAULT and "expected a 8x8" in command.reason
     assert servo.step(image_of(np.full(6, 0.1))).state is ServoState.SERVOING
@@ -99,6 +99,7 @@ def test_servo_detects_divergence():
     commands = [servo.step(image_of(np.full(6, 0.1 * (k + 1)))) for k in range(6)]
     assert [c.state for c in commands[:5]] == [ServoState.SERVOING] * 5
     assert commands[5].state is ServoState.FAULT and "diverging" in commands[5].reason
+    assert commands[5].fault is Fault.DIVERGING and all(c.fault is None for c in commands[:5])
 
 
 def test_servo_config_validation():

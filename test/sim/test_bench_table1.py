@@ -35,6 +35,12 @@ def test_writes_the_json_contract(table1_run):
     records = report["records"]
     assert len(records) == 2 * 2 * 2
     assert all(0 < r["iterations"] <= 25 and r["stop_reason"] for r in records)
+    for test in ("look_at", "screw"):
+        for method in ("dvs", "dct"):
+            counted = report["results"][test][method]["stop_reasons"]
+            kept = [r for r in records if r["test"] == test and r["method"] == method]
+            assert sum(counted.values()) == len(kept)
+            assert counted.get("converged", 0) == sum(r["stop"] == "converged" for r in kept)
     assert {"converged", "stop_reason", "iterations", "end_error_mm", "end_error_deg"} <= records[0].keys()
 
 
@@ -52,3 +58,10 @@ def test_missing_model_is_skipped_with_a_message(tmp_path, capsys):
     assert code == 2
     output = capsys.readouterr().out
     assert "skipping pca" in output and "none.npz" in output
+
+
+def test_every_stop_reason_has_a_label_in_the_summaries():
+    from aevs_ros.bench.table1 import STOP_LABELS
+    from aevs_ros.core.outcome import StopReason
+
+    assert set(STOP_LABELS) == {reason.value for reason in StopReason}

@@ -7,7 +7,7 @@ from aevs_ros.core import se3
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.errors import SceneError
 from aevs_ros.core.features import make_feature
-from aevs_ros.core.outcome import outcome_from_simulation
+from aevs_ros.core.outcome import StopReason, outcome_from_simulation
 from aevs_ros.core.scene import PlanarScene
 from aevs_ros.core.simulator import SimConfig, simulate
 
@@ -41,7 +41,7 @@ def test_simulation_stops_when_the_scene_leaves_the_view(scene):
     result = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start,
                       sim_config=SimConfig(max_iterations=50))
     assert not result.servo_converged
-    assert "out of view" in result.stop_reason
+    assert "out of view" in result.stop_reason and result.stop is StopReason.OUT_OF_VIEW
 
 
 def test_goal_that_sees_no_scene_is_an_error(scene):
@@ -61,9 +61,9 @@ def test_a_servo_that_makes_no_progress_is_stopped_as_stalled(scene):
     result = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start,
                       replace(SIMULATED_SERVO, gain=1e-6), SimConfig(max_iterations=200, stall_window=50),
                       record_images=False)
-    assert result.stop_reason.startswith("stalled"), result.stop_reason
+    assert result.stop is StopReason.STALLED and result.stop_reason.startswith("stalled"), result.stop_reason
     assert result.iterations == 51
     moving = simulate(scene, camera, make_feature("dvs", camera, 0.6), GOAL, start,
                       replace(SIMULATED_SERVO, gain=0.05), SimConfig(max_iterations=80, stall_window=50),
                       record_images=False)
-    assert moving.stop_reason.startswith("iteration budget"), moving.stop_reason  # slow, not stalled
+    assert moving.stop is StopReason.BUDGET_EXHAUSTED, moving.stop_reason  # slow, not stalled

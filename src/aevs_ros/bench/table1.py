@@ -128,7 +128,7 @@ def case_record(case, result) -> dict:
     reduced = final_t < LOOSE_REDUCTION * start_t and final_r < LOOSE_REDUCTION * start_r
     return {"test": case.test, "case": case.index, "method": outcome["method"],
             "converged": outcome["converged"], "converged_loose": bool(at_goal or reduced),
-            "stop_reason": outcome["stop_reason"], "iterations": outcome["iterations"],
+            "stop_reason": outcome["stop_reason"], "stop": outcome["stop"], "iterations": outcome["iterations"],
             "start_error_mm": start_t * 1000, "start_error_deg": start_r,
             "end_error_mm": final_t * 1000, "end_error_deg": final_r,
             "wall_time_s": outcome["wall_time_s"]}
@@ -137,25 +137,21 @@ def case_record(case, result) -> dict:
 def failed_record(case, method: str, reason: str) -> dict:
     """The record of a run the simulator refused (its errors are the start errors)."""
     from ..core import se3
+    from ..core.outcome import StopReason
 
     start_t, start_r = se3.pose_error(case.start_pose, case.goal_pose)
     return {"test": case.test, "case": case.index, "method": method, "converged": False,
-            "converged_loose": False, "stop_reason": reason, "iterations": 0,
+            "converged_loose": False, "stop_reason": reason, "stop": StopReason.ERROR.value, "iterations": 0,
             "start_error_mm": start_t * 1000, "start_error_deg": start_r, "end_error_mm": start_t * 1000,
             "end_error_deg": start_r, "wall_time_s": 0.0, "cpu_time_s": 0.0}
 
 
 # ---------------------------------------------------------------- summaries
 
-#: Stop reasons of core.simulator grouped by their start (the rest holds run-specific numbers).
-STOP_CATEGORIES = (("converged", "converged"), ("iteration budget", "budget exhausted"),
-                   ("scene out of view", "scene out of view"), ("fault: diverging", "feature error grew"),
-                   ("diverged", "camera too far"), ("stalled", "stalled (local minimum)"), ("fault", "other fault"),
-                   ("error", "simulator error"))
-
-
-def stop_category(reason: str) -> str:
-    return next((category for prefix, category in STOP_CATEGORIES if reason.startswith(prefix)), reason)
+#: How the summaries name each core.outcome.StopReason (the JSON's stop_reasons keys).
+STOP_LABELS = {"converged": "converged", "budget_exhausted": "budget exhausted", "out_of_view": "scene out of view",
+               "diverging": "feature error grew", "too_far": "camera too far", "stalled": "stalled (local minimum)",
+               "fault": "other fault", "error": "simulator error"}
 
 
 def summarize(records: list[dict], dropped: int) -> dict:
@@ -166,7 +162,7 @@ def summarize(records: list[dict], dropped: int) -> dict:
     end_deg = np.array([r["end_error_deg"] for r in converged])
     reasons: dict[str, int] = {}
     for record in records:
-        category = stop_category(record["stop_reason"])
+        category = STOP_LABELS[record["stop"]]
         reasons[category] = reasons.get(category, 0) + 1
 
     def statistic(function, values):

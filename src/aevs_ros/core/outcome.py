@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from enum import Enum
 from pathlib import Path
 
 import numpy as np
@@ -13,9 +14,22 @@ CONVERGED_TRANSLATION_M = 0.01
 CONVERGED_ROTATION_DEG = 1.0
 
 
+class StopReason(Enum):
+    """Why a servo run ended (the outcome's ``stop``), next to the free text ``stop_reason``."""
+
+    CONVERGED = "converged"  #: the servo declared convergence
+    BUDGET_EXHAUSTED = "budget_exhausted"  #: the iteration budget or the time limit ran out
+    OUT_OF_VIEW = "out_of_view"  #: too little of the scene in view
+    DIVERGING = "diverging"  #: the servo faulted: its feature error kept growing
+    TOO_FAR = "too_far"  #: the camera went too far from the goal
+    STALLED = "stalled"  #: neither the error nor the camera moved: a local minimum
+    FAULT = "fault"  #: the servo faulted for another reason
+    ERROR = "error"  #: the run could not be simulated at all
+
+
 def servo_outcome(method: str, start_pose: np.ndarray, final_pose: np.ndarray, goal_pose: np.ndarray,
                   iterations: int, wall_time_s: float, servo_converged: bool, stop_reason: str,
-                  **extra) -> dict:
+                  stop: StopReason, **extra) -> dict:
     """Outcome of one servo run, judged against the ground-truth goal pose.
 
     ``converged`` needs both the servo's own verdict and a final error under
@@ -35,6 +49,7 @@ def servo_outcome(method: str, start_pose: np.ndarray, final_pose: np.ndarray, g
         "final_translation_error_m": final_t,
         "final_rotation_error_deg": final_r,
         "stop_reason": stop_reason,
+        "stop": StopReason(stop).value,
     }
     outcome.update(extra)
     return outcome
@@ -44,7 +59,7 @@ def outcome_from_simulation(result) -> dict:
     """Outcome of a core ``simulator.SimResult``."""
     return servo_outcome(result.method, result.poses[0], result.poses[-1], result.goal_pose,
                          result.iterations, result.wall_time_s, result.servo_converged,
-                         result.stop_reason)
+                         result.stop_reason, result.stop)
 
 
 def write_json(data: dict, path: str | Path) -> None:

@@ -6,7 +6,7 @@ returns. Any fault yields a zero twist and a reason, never an exception into the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import IntEnum
+from enum import Enum, IntEnum
 
 import numpy as np
 
@@ -28,6 +28,18 @@ class ServoState(IntEnum):
     CONVERGED = 2  #: at the goal: zero twist until a new goal or a disturbance
     PAUSED = 3
     FAULT = 4  #: zero twist; ``reason`` says why
+
+
+class Fault(Enum):
+    """What kind of FAULT a command reports (``ServoCommand.fault``); ``reason`` gives the
+    particulars. Counted by the benchmarks, so rewording a reason changes no statistic."""
+
+    UNUSABLE_INPUT = "unusable_input"  #: an image, its features or its camera cannot be used
+    SINGULAR_LAW = "singular_law"  #: the control law gave a non-finite twist
+    DIVERGING = "diverging"  #: the feature error grew for divergence_steps steps
+    STALE_CAMERA = "stale_camera"  #: no image arrived for image_timeout
+    STEP_TIMEOUT = "step_timeout"  #: a step ran longer than step_timeout
+    STEP_FAILED = "step_failed"  #: a step raised an unexpected error
 
 
 @dataclass(frozen=True)
@@ -77,6 +89,7 @@ class ServoCommand:
     error_norm: float = float("nan")  #: |s - s*|
     reason: str = ""
     features: np.ndarray | None = None  #: s of the step's image, when the step computed it
+    fault: Fault | None = None  #: the kind of FAULT (state FAULT only)
 
 
 @dataclass
@@ -132,10 +145,10 @@ class Servo:
         switched = 0 < self.config.mu_switch_iteration <= self.iteration
         return self.config.mu_final if switched else self.config.mu
 
-    def fault(self, reason: str) -> ServoCommand:
+    def fault(self, reason: str, fault: Fault = Fault.UNUSABLE_INPUT) -> ServoCommand:
         """Enter FAULT (zero twist); the next good step leaves it."""
         self.state = ServoState.FAULT
-        return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason=reason)
+        return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason=reason, fault=fault)
 
     def step(self, image: np.ndarray) -> ServoCommand:
         """One control step for the newest image."""
@@ -153,14 +166,16 @@ class Servo:
         except (AevsError, np.linalg.LinAlgError) as exc:
             return self.fault(str(exc))
         if not np.isfinite(raw).all():
-            return self.fault("control law produced a non-finite twist (singular interaction matrix?)")
+            return self.fault("control law produced a non-finite twist (singular interaction matrix?)",
+                              Fault.SINGULAR_LAW)
         self.iteration += 1
         error_norm = float(np.linalg.norm(error))
         if self.config.divergence_steps:
             self._growing_steps = self._growing_steps + 1 if error_norm > self._last_error else 0
             self._last_error = error_norm
             if self._growing_steps >= self.config.divergence_steps:
-                command = self.fault(f"diverging: feature error grew for {self._growing_steps} steps")
+                command = self.fault(f"diverging: feature error grew for {self._growing_steps} steps",
+                                     Fault.DIVERGING)
                 command.error_norm = error_norm
                 return command
         step_t = np.linalg.norm(raw[:3]) / self.config.gain

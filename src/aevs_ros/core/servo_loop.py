@@ -23,7 +23,7 @@ from typing import Callable
 import numpy as np
 
 from .errors import AevsError
-from .servo import ZERO_TWIST, ServoCommand, ServoState
+from .servo import ZERO_TWIST, Fault, ServoCommand, ServoState
 from .servo_session import ServoSession
 
 
@@ -185,13 +185,13 @@ class ServoLoop:
             command = self.session.fault(str(exc))
         except Exception as exc:  # noqa: BLE001 - a failing feature faults, the loop goes on
             self.log(f'servo step failed: {type(exc).__name__}: {exc}')
-            command = self.session.fault(f'servo step failed: {type(exc).__name__}: {exc}')
+            command = self.session.fault(f'servo step failed: {type(exc).__name__}: {exc}', Fault.STEP_FAILED)
         elapsed = self.clock() - started
         with self._output:
             self._step_started = None
             if elapsed > timings.step_timeout:
                 command = self.session.fault(f'servo step took {elapsed:.2f} s, longer than step_timeout '
-                                             f'{timings.step_timeout:g} s: its twist was dropped')
+                                             f'{timings.step_timeout:g} s: its twist was dropped', Fault.STEP_TIMEOUT)
             self._publish(command, payload)
         if (self.publish_debug is not None and image is not None and command.state is not ServoState.FAULT
                 and timings.debug_period > 0 and started - self._last_debug >= timings.debug_period):
@@ -210,7 +210,7 @@ class ServoLoop:
             if not self._stale or now - self._last_publish >= timings.heartbeat:
                 self._stale = True
                 self._publish(self.session.fault(f'stale camera: no image for {age:.2f} s '
-                                                 f'(image_timeout {timings.image_timeout:g} s)'))
+                                                 f'(image_timeout {timings.image_timeout:g} s)', Fault.STALE_CAMERA))
         elif now - self._last_publish >= timings.heartbeat:
             self._publish(ServoCommand(ZERO_TWIST.copy(), self.session.state, self.session.iteration))
 
@@ -230,4 +230,4 @@ class ServoLoop:
                     self._publish(ServoCommand(
                         ZERO_TWIST.copy(), ServoState.FAULT, self.last_command.iteration,
                         reason=f'servo step running for {running:.2f} s, longer than step_timeout '
-                               f'{timings.step_timeout:g} s: halted'))
+                               f'{timings.step_timeout:g} s: halted', fault=Fault.STEP_TIMEOUT))

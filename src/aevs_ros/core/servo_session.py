@@ -22,7 +22,7 @@ from .errors import AevsError, ConfigurationError, InvalidImageError
 from .features.base import Feature
 from .features.registry import make_feature, model_input_shape
 from .photometric import DEFAULT_BORDER
-from .servo import ZERO_TWIST, Servo, ServoCommand, ServoConfig, ServoState
+from .servo import ZERO_TWIST, Fault, Servo, ServoCommand, ServoConfig, ServoState
 
 #: smallest servo input side [px]: the derivative filter's border leaves nothing useful below it
 MIN_INPUT_SIDE = 8 * DEFAULT_BORDER
@@ -133,11 +133,11 @@ class ServoSession:
         command = self.servo.step(fitted)
         return command, fitted
 
-    def fault(self, reason: str) -> ServoCommand:
+    def fault(self, reason: str, fault: Fault = Fault.UNUSABLE_INPUT) -> ServoCommand:
         """Zero twist and FAULT with ``reason``; a pause holds, the next good step leaves it."""
         if self.servo is None:
-            return ServoCommand(ZERO_TWIST.copy(), ServoState.FAULT, 0, reason=reason)
-        command = self.servo.fault(reason)
+            return ServoCommand(ZERO_TWIST.copy(), ServoState.FAULT, 0, reason=reason, fault=fault)
+        command = self.servo.fault(reason, fault)
         self._apply_pause()
         return command
 

@@ -10,8 +10,9 @@ from . import se3
 from .camera import PinholeCamera
 from .errors import SceneError
 from .features.base import Feature
+from .outcome import StopReason
 from .scene import PlanarScene
-from .servo import Servo, ServoConfig, ServoState
+from .servo import Fault, Servo, ServoConfig, ServoState
 
 
 #: The servo law of the simulations (demo, table1, sweeps): ServoConfig's defaults with the
@@ -46,6 +47,7 @@ class SimResult:
     feature_errors: list = field(default_factory=list)
     servo_converged: bool = False  #: the servo declared convergence (no ground truth used)
     stop_reason: str = ""
+    stop: StopReason | None = None  #: the kind of ``stop_reason``
     wall_time_s: float = 0.0
     goal_image: np.ndarray | None = None
     start_image: np.ndarray | None = None
@@ -87,26 +89,30 @@ def simulate(scene: PlanarScene, camera: PinholeCamera, feature: Feature, goal_p
         if record_images and result.start_image is None:
             result.start_image = view.image
         if view.visible_fraction < sim_config.min_visible_fraction:
-            result.stop_reason = f"scene out of view ({view.visible_fraction:.0%} visible)"
+            result.stop, result.stop_reason = (StopReason.OUT_OF_VIEW,
+                                               f"scene out of view ({view.visible_fraction:.0%} visible)")
             break
         command = servo.step(view.image)
         if command.state is ServoState.FAULT:
+            result.stop = StopReason.DIVERGING if command.fault is Fault.DIVERGING else StopReason.FAULT
             result.stop_reason = f"fault: {command.reason}"
             break
         result.feature_errors.append(command.error_norm)
         result.velocities.append(command.velocity)
         if command.state is ServoState.CONVERGED:
-            result.servo_converged, result.stop_reason = True, "converged"
+            result.servo_converged, result.stop, result.stop_reason = True, StopReason.CONVERGED, "converged"
             break
         pose = se3.integrate(pose, command.velocity, sim_config.dt)
         result.poses.append(pose)
         if np.linalg.norm(pose[:3, 3] - goal_pose[:3, 3]) > sim_config.max_translation_error:
-            result.stop_reason = "diverged: camera too far from the goal"
+            result.stop, result.stop_reason = StopReason.TOO_FAR, "diverged: camera too far from the goal"
             break
         if _stalled(result, sim_config):
+            result.stop = StopReason.STALLED
             result.stop_reason = f"stalled: no progress in {sim_config.stall_window} iterations"
             break
     else:
+        result.stop = StopReason.BUDGET_EXHAUSTED
         result.stop_reason = f"iteration budget of {sim_config.max_iterations} exhausted"
     result.wall_time_s = time.perf_counter() - started
     if record_images:

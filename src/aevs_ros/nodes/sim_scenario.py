@@ -23,7 +23,7 @@ from rclpy.task import Future
 from sensor_msgs.msg import CameraInfo
 
 from ..core.errors import AevsError
-from ..core.outcome import format_outcome, servo_outcome, write_json
+from ..core.outcome import StopReason, format_outcome, servo_outcome, write_json
 from ..core.servo import ServoState
 from ..core.se3 import pose_from_list
 from ..graph import RENDERED_SCENE, start_pose
@@ -96,7 +96,7 @@ class SimScenario(Node):
             self.first_pose = self.last_pose
         distance = float(np.linalg.norm(self.last_pose[:3, 3] - self.goal_pose[:3, 3]))
         if self.goal_set_at is not None and distance > self.params['max_distance']:
-            self.finish(f'diverged: the camera is {distance:.2f} m from the goal')
+            self.finish(f'diverged: the camera is {distance:.2f} m from the goal', StopReason.TOO_FAR)
 
     def on_status(self, msg: ServoStatus):
         if self.goal_set_at is None or self.converged_at is not None:
@@ -105,7 +105,7 @@ class SimScenario(Node):
         if msg.state == ServoState.CONVERGED:
             self.converged_at = time.monotonic()
         elif msg.state == ServoState.FAULT and msg.iteration > 0:  # ignore faults before the first step
-            self.finish(f'fault: {msg.reason}')
+            self.finish(f'fault: {msg.reason}', StopReason.FAULT)  # the message carries no kind
 
     def on_timer(self):
         now = time.monotonic()
@@ -114,9 +114,9 @@ class SimScenario(Node):
         if self.goal_set_at is None:
             self.try_set_goal(now)
         elif self.converged_at is not None and now - self.converged_at >= self.params['settle_time']:
-            self.finish('converged')
+            self.finish('converged', StopReason.CONVERGED)
         if now - self.started > self.params['timeout']:
-            self.finish(f"timeout: no convergence within {self.params['timeout']:g} s")
+            self.finish(f"timeout: no convergence within {self.params['timeout']:g} s", StopReason.BUDGET_EXHAUSTED)
 
     def try_set_goal(self, now: float):
         if self.call is not None and self.call.done():
@@ -128,12 +128,13 @@ class SimScenario(Node):
             self.get_logger().info(f'set_goal_image refused ({response.message}); retrying',
                                    throttle_duration_sec=2.0)
         if now - self.started > self.params['set_goal_timeout']:
-            return self.finish(f"could not set the goal within {self.params['set_goal_timeout']:g} s")
+            return self.finish(f"could not set the goal within {self.params['set_goal_timeout']:g} s",
+                               StopReason.ERROR)
         if (self.call is None and self.client.service_is_ready() and self.first_pose is not None
                 and self.goal_request is not None):
             self.call = self.client.call_async(self.goal_request)
 
-    def finish(self, reason: str):
+    def finish(self, reason: str, stop: StopReason):
         if self.reported:
             return
         self.reported = True
@@ -146,7 +147,7 @@ class SimScenario(Node):
                 status.method if status else '', self.first_pose, self.last_pose, self.goal_pose,
                 status.iteration if status else 0,
                 (self.converged_at or time.monotonic()) - (self.goal_set_at or self.started),
-                reason == 'converged', reason, transport='ros', final_feature_error=status.feature_error_norm
+                stop is StopReason.CONVERGED, reason, stop, transport='ros', final_feature_error=status.feature_error_norm
                 if status else float('nan'), scene=self.params['scene_path'] or 'default')
             self.get_logger().info('outcome:\n' + format_outcome(outcome))
             if self.params['json_path']:
