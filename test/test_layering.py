@@ -14,14 +14,15 @@ import aevs_ros
 PACKAGE = Path(aevs_ros.__file__).parent
 #: each part of aevs_ros (a subpackage or a top-level module) and the parts it must never import
 FORBIDDEN = {
-    'core': {'learning', 'robot', 'graph', 'graph_processes', 'nodes', 'bench', 'commands', 'cli',
+    'core': {'learning', 'robot', 'graph', 'graph_processes', 'graph_picture', 'nodes', 'bench', 'commands', 'cli',
              'resources', 'ros_domain'},
-    'learning': {'robot', 'graph', 'graph_processes', 'nodes', 'bench', 'commands', 'cli', 'ros_domain'},
-    'robot': {'learning', 'graph', 'graph_processes', 'nodes', 'bench', 'commands', 'cli', 'ros_domain'},
-    'resources': {'learning', 'robot', 'graph', 'graph_processes', 'nodes', 'bench', 'commands', 'cli'},
-    'graph': {'learning', 'robot', 'graph_processes', 'nodes', 'bench', 'commands', 'cli'},
+    'learning': {'robot', 'graph', 'graph_processes', 'graph_picture', 'nodes', 'bench', 'commands', 'cli', 'ros_domain'},
+    'robot': {'learning', 'graph', 'graph_processes', 'graph_picture', 'nodes', 'bench', 'commands', 'cli', 'ros_domain'},
+    'resources': {'learning', 'robot', 'graph', 'graph_processes', 'graph_picture', 'nodes', 'bench', 'commands', 'cli'},
+    'graph': {'learning', 'robot', 'graph_processes', 'graph_picture', 'nodes', 'bench', 'commands', 'cli'},
     'graph_processes': {'learning', 'robot', 'nodes', 'bench', 'commands', 'cli'},
-    'nodes': {'learning', 'graph_processes', 'bench', 'commands', 'cli'},
+    'graph_picture': {'learning', 'robot', 'nodes', 'bench', 'commands', 'cli'},
+    'nodes': {'learning', 'graph_processes', 'graph_picture', 'bench', 'commands', 'cli'},
     'bench': {'commands', 'cli'},
     'commands': {'cli'},
 }

@@ -61,7 +61,7 @@ def test_missing_model_is_skipped_with_a_message(tmp_path, capsys):
 
 
 def test_every_stop_reason_has_a_label_in_the_summaries():
-    from aevs_ros.bench.table1 import STOP_LABELS
+    from aevs_ros.bench.convergence import STOP_LABELS
     from aevs_ros.core.outcome import StopReason
 
     assert set(STOP_LABELS) == {reason.value for reason in StopReason}

@@ -97,3 +97,19 @@ def plot_latent_sweep(sizes: list[int], rates: dict, path) -> Path:
     ax.legend()
     ax.set_title("AEVS convergence rate vs latent size")
     return _save(fig, path)
+
+
+def example_figures(examples, results, out) -> list:
+    """Fig. 7-style figures of table1's example runs: 3-D camera path, per-axis pose error,
+    start/goal/final images."""
+    from ..core.plotting import plot_servo_run
+    from .convergence import case_record
+
+    figures = []
+    for (case, method), result in zip(examples, results):
+        record = case_record(case, result)
+        title = (f"{method}, {case.test} case {case.index}: {result.stop_reason}, final error "
+                 f"{record['end_error_mm']:.3g} mm, {record['end_error_deg']:.3g} deg")
+        figures.append(plot_servo_run(result, out / f"table1_example_{case.test}_{case.index}_{method}.png",
+                                      title))
+    return figures

@@ -89,7 +89,8 @@ def run(args) -> int:
     from ..core.simulator import SIMULATED_SERVO, SimConfig
     from . import machine_info
     from .plots import plot_latent_sweep
-    from .table1 import criterion_text, evaluate, prepare_cases, summarize_all
+    from .convergence import criterion_text, summarize_all
+    from .table1 import evaluate, prepare_cases
 
     folder = Path(args.out) / "sweep_latent"
     folder.mkdir(parents=True, exist_ok=True)

@@ -12,9 +12,9 @@ import argparse
 import time
 
 from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
+from .convergence import (case_record, criterion_text, failed_record, markdown_table, projected_full_run_s,
+                          summarize_all)
 
-#: Loose criterion: final errors below this share of the start errors also count.
-LOOSE_REDUCTION = 0.10
 #: Runs re-simulated with images for the example figures: the first kept cases of each test.
 EXAMPLES_PER_TEST = 1
 
@@ -56,15 +56,6 @@ examples:
     parser.add_argument("--no-examples", action="store_true",
                         help="skip the example trajectory figures (they re-run one case per test and method)")
     parser.set_defaults(func=run)
-
-
-def criterion_text() -> str:
-    from ..core.outcome import CONVERGED_ROTATION_DEG, CONVERGED_TRANSLATION_M
-
-    return (f"converged: the servo declared convergence and the final pose error is below "
-            f"{CONVERGED_TRANSLATION_M * 100:g} cm and {CONVERGED_ROTATION_DEG:g} deg; converged_loose: "
-            f"final errors below those bounds, or both below {LOOSE_REDUCTION:.0%} of the start errors "
-            f"(servo verdict not needed). End errors (median/mean) are over converged runs.")
 
 
 # ---------------------------------------------------------------- worker side
@@ -118,96 +109,6 @@ def simulate_case(scene, camera, feature, case, settings: dict, record_images: b
                     ServoConfig(**settings["servo"]), SimConfig(**settings["sim"]), record_images)
 
 
-def case_record(case, result) -> dict:
-    from ..core.outcome import CONVERGED_ROTATION_DEG, CONVERGED_TRANSLATION_M, outcome_from_simulation
-
-    outcome = outcome_from_simulation(result)
-    start_t, start_r = outcome["start_translation_error_m"], outcome["start_rotation_error_deg"]
-    final_t, final_r = outcome["final_translation_error_m"], outcome["final_rotation_error_deg"]
-    at_goal = final_t < CONVERGED_TRANSLATION_M and final_r < CONVERGED_ROTATION_DEG
-    reduced = final_t < LOOSE_REDUCTION * start_t and final_r < LOOSE_REDUCTION * start_r
-    return {"test": case.test, "case": case.index, "method": outcome["method"],
-            "converged": outcome["converged"], "converged_loose": bool(at_goal or reduced),
-            "stop_reason": outcome["stop_reason"], "stop": outcome["stop"], "iterations": outcome["iterations"],
-            "start_error_mm": start_t * 1000, "start_error_deg": start_r,
-            "end_error_mm": final_t * 1000, "end_error_deg": final_r,
-            "wall_time_s": outcome["wall_time_s"]}
-
-
-def failed_record(case, method: str, reason: str) -> dict:
-    """The record of a run the simulator refused (its errors are the start errors)."""
-    from ..core import se3
-    from ..core.outcome import StopReason
-
-    start_t, start_r = se3.pose_error(case.start_pose, case.goal_pose)
-    return {"test": case.test, "case": case.index, "method": method, "converged": False,
-            "converged_loose": False, "stop_reason": reason, "stop": StopReason.ERROR.value, "iterations": 0,
-            "start_error_mm": start_t * 1000, "start_error_deg": start_r, "end_error_mm": start_t * 1000,
-            "end_error_deg": start_r, "wall_time_s": 0.0, "cpu_time_s": 0.0}
-
-
-# ---------------------------------------------------------------- summaries
-
-#: How the summaries name each core.outcome.StopReason (the JSON's stop_reasons keys).
-STOP_LABELS = {"converged": "converged", "budget_exhausted": "budget exhausted", "out_of_view": "scene out of view",
-               "diverging": "feature error grew", "too_far": "camera too far", "stalled": "stalled (local minimum)",
-               "fault": "other fault", "error": "simulator error"}
-
-
-def summarize(records: list[dict], dropped: int) -> dict:
-    import numpy as np
-
-    converged = [r for r in records if r["converged"]]
-    end_mm = np.array([r["end_error_mm"] for r in converged])
-    end_deg = np.array([r["end_error_deg"] for r in converged])
-    reasons: dict[str, int] = {}
-    for record in records:
-        category = STOP_LABELS[record["stop"]]
-        reasons[category] = reasons.get(category, 0) + 1
-
-    def statistic(function, values):
-        return float(function(values)) if len(values) else None
-
-    count = len(records)
-    return {
-        "cases": count, "dropped": dropped,
-        "converged": len(converged),
-        "converged_rate": len(converged) / count if count else None,
-        "converged_rate_loose": sum(r["converged_loose"] for r in records) / count if count else None,
-        "median_end_error_mm": statistic(np.median, end_mm),
-        "median_end_error_deg": statistic(np.median, end_deg),
-        "mean_end_error_mm": statistic(np.mean, end_mm),
-        "mean_end_error_deg": statistic(np.mean, end_deg),
-        "max_end_error_mm": statistic(np.max, end_mm),
-        "mean_iterations": statistic(np.mean, [r["iterations"] for r in records]),
-        "mean_iterations_converged": statistic(np.mean, [r["iterations"] for r in converged]),
-        "wall_time_s": float(sum(r["wall_time_s"] for r in records)),
-        "cpu_time_s": float(sum(r.get("cpu_time_s", 0.0) for r in records)),
-        "stop_reasons": reasons,
-    }
-
-
-def markdown_table(results: dict, tests: list[str], methods: list[str]) -> str:
-    """Table I layout: per test, convergence % (strict / loose) and median end error."""
-    header = "| method |" + "".join(
-        f" {test} conv. % (loose) | {test} end error mm, deg | {test} mean iter. |" for test in tests)
-    lines = [header, "|---|" + "---|---|---|" * len(tests)]
-    for method in methods:
-        cells = []
-        for test in tests:
-            summary = results.get(test, {}).get(method)
-            if not summary or not summary["cases"]:
-                cells += ["-", "-", "-"]
-                continue
-            cells.append(f"{summary['converged_rate'] * 100:.1f} "
-                         f"({summary['converged_rate_loose'] * 100:.1f})")
-            cells.append("-" if summary["median_end_error_mm"] is None else
-                         f"{summary['median_end_error_mm']:.3g}, {summary['median_end_error_deg']:.3g}")
-            cells.append(f"{summary['mean_iterations']:.0f}")
-        lines.append(f"| {method} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
 # ---------------------------------------------------------------- driver
 
 def parse_tests(text: str) -> list[str]:
@@ -259,13 +160,6 @@ def evaluate(cases: dict, settings: dict, workers: int, examples=()) -> tuple[li
     return records, example_runs, elapsed
 
 
-def summarize_all(records, cases: dict, dropped: dict, methods) -> dict:
-    """{test: {method: summary}}."""
-    return {test: {method: summarize([r for r in records if r["test"] == test and r["method"] == method],
-                                     dropped[test])
-                   for method in methods} for test in cases}
-
-
 def run(args) -> int:
     import os
     from dataclasses import asdict, replace
@@ -278,7 +172,7 @@ def run(args) -> int:
     from ..core.servo import ServoConfig
     from ..core.simulator import SIMULATED_SERVO, SimConfig
     from . import build_features, config_overrides, machine_info, model_paths, report_skipped
-    from .plots import plot_convergence_rates, plot_end_errors
+    from .plots import example_figures, plot_convergence_rates, plot_end_errors
 
     if args.cases < 1 or args.iterations < 1:
         print("aevs bench table1: error: --cases and --iterations must be positive")
@@ -333,33 +227,6 @@ def run(args) -> int:
     print(f"  JSON: {json_path}\n  table: {out / 'table1.md'}\n  figures: "
           + ", ".join(str(path) for path in figures))
     return 0
-
-
-def projected_full_run_s(results: dict, workers: int, cases_per_test: int = 500) -> float:
-    """Wall time of the full default table on idle cores, from the CPU time per run measured here.
-
-    CPU time rather than wall time, so that other load on the machine does not inflate it.
-    """
-    total = 0.0
-    for summaries in results.values():
-        for summary in summaries.values():
-            if summary["cases"]:
-                total += summary["cpu_time_s"] / summary["cases"] * cases_per_test
-    return total / workers
-
-
-def example_figures(examples, results, out) -> list:
-    """Fig. 7-style figures: 3-D camera path, per-axis pose error, start/goal/final images."""
-    from ..core.plotting import plot_servo_run
-
-    figures = []
-    for (case, method), result in zip(examples, results):
-        record = case_record(case, result)
-        title = (f"{method}, {case.test} case {case.index}: {result.stop_reason}, final error "
-                 f"{record['end_error_mm']:.3g} mm, {record['end_error_deg']:.3g} deg")
-        figures.append(plot_servo_run(result, out / f"table1_example_{case.test}_{case.index}_{method}.png",
-                                      title))
-    return figures
 
 
 def _warn_on_scene_mismatch(features, scene) -> None:

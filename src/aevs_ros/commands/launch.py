@@ -76,7 +76,9 @@ def run(args) -> int:
         return 2
     try:
         if args.graph_png:
-            print(f'aevs launch: {args.graph} graph drawn to {graph.draw_graph(args.graph, args.graph_png)}')
+            from ..graph_picture import draw_graph
+
+            print(f'aevs launch: {args.graph} graph drawn to {draw_graph(args.graph, args.graph_png)}')
             return 0
         specs = graph.build_graph(args.graph, params_file=args.params, method=args.method, model=args.model,
                                   scene=args.scene, json=args.json, keep_running=args.keep_running,
