@@ -21,8 +21,8 @@ DEFAULT_OUT = "bench_results"
 #: read when those libraries load, so they only take effect in processes started afterwards.
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 #: glibc's allocator hands the freed MB-sized numpy temporaries of every frame back to the OS
-#: and page-faults them in again on the next one; with these it keeps them (read at start-up):
-#: a 128x128 DVS step drops from about 2.4 ms to 1 ms. Numerical results do not change.
+#: and page-faults them in again on the next one; with these it keeps them (read at start-up;
+#: README "Benchmarks" has the gain). Numerical results do not change.
 KEEP_FREED_MEMORY = {"MALLOC_MMAP_THRESHOLD_": str(64 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
 
 

@@ -17,9 +17,5 @@ class ModelError(AevsError):
     """A missing, unreadable or incompatible model file."""
 
 
-class GoalNotSetError(AevsError):
-    """A servo step was asked for before any goal image was given."""
-
-
 class ConfigurationError(AevsError, ValueError):
     """Parameters that are out of range or inconsistent with each other."""

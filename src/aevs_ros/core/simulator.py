@@ -57,10 +57,6 @@ class SimResult:
     def iterations(self) -> int:
         return len(self.velocities)
 
-    def pose_errors(self) -> np.ndarray:
-        """(n, 2): translation [m] and rotation [deg] error at every pose."""
-        return np.array([se3.pose_error(pose, self.goal_pose) for pose in self.poses])
-
     @property
     def start_error(self) -> tuple[float, float]:
         return se3.pose_error(self.poses[0], self.goal_pose)

@@ -79,7 +79,7 @@ class TrainConfig:
     batch_size: int = _param(50, "images per optimisation step (per process under torchrun)")
     epochs: int = _param(6, "passes over the training views")
     bf16: bool = _param(False, "bfloat16 autocast of the forward pass (fast only with native "
-                               "bf16, e.g. AVX512-BF16; about 5x slower on AVX2-only CPUs)")
+                               "bf16, e.g. AVX512-BF16; much slower on AVX2-only CPUs: README \"Training\")")
     device: str = _param("auto", "auto (cuda if available, else cpu), cpu or cuda")
     threads: int = _param(0, "torch CPU threads (0: torch's default)")
     seed: int = _param(0, "seed of the views, the initial weights and the shuffling")

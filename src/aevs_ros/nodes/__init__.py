@@ -186,7 +186,9 @@ def stop_executor(executor, timeout: float = JOIN_TIMEOUT_S) -> None:
     "exception never retrieved: cannot use Destroyable". Draining the pool first avoids it;
     long-running callbacks (action executions) must have been told to end (``node.stop()``).
     """
-    pool = getattr(executor, '_executor', None)  # the ThreadPoolExecutor; no public handle
+    # rclpy offers no public way to drain a MultiThreadedExecutor's pool (its constructor builds
+    # the ThreadPoolExecutor and keeps it as _executor), so reach it; other executors have none
+    pool = getattr(executor, '_executor', None)
     if pool is not None:
         pool.shutdown(wait=True)
     executor.shutdown(timeout_sec=timeout)

@@ -151,7 +151,7 @@ class CameraNode(Node):
             raise ConfigurationError('set both image_width and image_height, or neither')
         if p['reconnect_initial_delay'] > p['reconnect_max_delay']:
             raise ConfigurationError('reconnect_initial_delay must not exceed reconnect_max_delay')
-        self.p, self.size = p, size if size != (0, 0) else None
+        self.params, self.size = p, size if size != (0, 0) else None
         self.source = FrameSource(p['video_device'], size[0], size[1], p['framerate'])
         self.image_pub = self.create_publisher(Image, 'camera/image_raw', qos_profile_sensor_data)
         self.info_pub = self.create_publisher(CameraInfo, 'camera/camera_info', qos_profile_sensor_data)
@@ -161,20 +161,20 @@ class CameraNode(Node):
         self._thread.start()
 
     def _grab_loop(self):
-        log, delay, rewound = self.get_logger(), self.p['reconnect_initial_delay'], False
-        period, deadline = 1.0 / self.p['framerate'], time.monotonic()
+        log, delay, rewound = self.get_logger(), self.params['reconnect_initial_delay'], False
+        period, deadline = 1.0 / self.params['framerate'], time.monotonic()
         while not self._stop.is_set():
             if self.source.capture is None:
                 if not self.source.open():
-                    log.warning(f"cannot open video_device {self.p['video_device']!r}; "
+                    log.warning(f"cannot open video_device {self.params['video_device']!r}; "
                                 f'retrying in {delay:g} s')
                     self._stop.wait(delay)
-                    delay = min(2 * delay, self.p['reconnect_max_delay'])
+                    delay = min(2 * delay, self.params['reconnect_max_delay'])
                     continue
-                log.info(f"opened video_device {self.p['video_device']!r}")
+                log.info(f"opened video_device {self.params['video_device']!r}")
                 deadline = time.monotonic()
             frame, state = self.source.read()
-            if state == 'eof' and self.p['loop'] and not rewound and self.source.rewind():
+            if state == 'eof' and self.params['loop'] and not rewound and self.source.rewind():
                 rewound = True  # replay; a file that yields no frame after a rewind ends here
                 continue
             if state == 'eof':
@@ -185,7 +185,7 @@ class CameraNode(Node):
                 log.warning(f'reading a frame failed: reconnecting in {delay:g} s')
                 self.source.release()
                 self._stop.wait(delay)
-                delay = min(2 * delay, self.p['reconnect_max_delay'])
+                delay = min(2 * delay, self.params['reconnect_max_delay'])
                 continue
             try:
                 self._publish(frame)
@@ -193,19 +193,19 @@ class CameraNode(Node):
                 if not self.context.ok():  # shut down (Ctrl-C) under this thread
                     return
                 log.error(f'dropped a frame: {error}', throttle_duration_sec=5.0)
-            delay, rewound = self.p['reconnect_initial_delay'], False
+            delay, rewound = self.params['reconnect_initial_delay'], False
             deadline = max(deadline + period, time.monotonic() - period)
             self._stop.wait(max(0.0, deadline - time.monotonic()))
 
     def _publish(self, frame: np.ndarray):
         if self.size is not None and frame.shape[1::-1] != self.size:
             frame = cv2.resize(frame, self.size, interpolation=cv2.INTER_AREA)
-        if self.p['encoding'] == 'mono8' and frame.ndim == 3:
+        if self.params['encoding'] == 'mono8' and frame.ndim == 3:
             frame = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
-        elif self.p['encoding'] == 'bgr8' and frame.ndim == 2:
+        elif self.params['encoding'] == 'bgr8' and frame.ndim == 2:
             frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        image = array_to_image_msg(frame, self.get_clock().now().to_msg(), self.p['frame_id'],
-                                   self.p['encoding'])
+        image = array_to_image_msg(frame, self.get_clock().now().to_msg(), self.params['frame_id'],
+                                   self.params['encoding'])
         self.info.header = image.header
         if not self.info.width:
             self.info.width, self.info.height = image.width, image.height

@@ -103,7 +103,7 @@ class GantryDriver(Node):
         except ParameterUninitializedException:
             p['initial_joint_positions'] = []
         model, safety = config_from_parameters(p)  # refuses inconsistent settings
-        self.p, self.model = p, model
+        self.params, self.model = p, model
         self.controller = GantryController(model, safety)
         self.watchdog = CommandWatchdog(safety.command_timeout)
         self.steady = Clock(clock_type=ClockType.STEADY_TIME)
@@ -114,7 +114,7 @@ class GantryDriver(Node):
                                              p['initial_camera_pose'])
             self.joint_pub = self.create_publisher(JointState, 'joint_states', 10)
         else:
-            self.create_subscription(JointState, p['joint_states_topic'], self._on_joint_state, 10)
+            self.create_subscription(JointState, p['joint_states_topic'], self.on_joint_state, 10)
             if p['backend'] == 'ros2_control':
                 self.out = self.create_publisher(Float64MultiArray, f"{p['controller_name']}/commands", 10)
             else:
@@ -124,25 +124,25 @@ class GantryDriver(Node):
                              reliability=ReliabilityPolicy.RELIABLE)
         self.status_pub = self.create_publisher(String, 'gantry/status', latched)
         self.tf = TransformBroadcaster(self) if TransformBroadcaster else None
-        self.create_subscription(TwistStamped, 'servo/twist', self._on_twist, qos_profile_sensor_data)
-        self.create_service(SetBool, 'gantry/estop', self._on_estop)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
-        self.create_timer(1.0 / p['control_rate'], self._on_timer)
+        self.create_subscription(TwistStamped, 'servo/twist', self.on_twist, qos_profile_sensor_data)
+        self.create_service(SetBool, 'gantry/estop', self.on_estop)
+        self.add_on_set_parameters_callback(self.on_set_parameters)
+        self.create_timer(1.0 / p['control_rate'], self.on_timer)
         self.get_logger().info(f"{p['backend']} backend, {p['control_rate']:g} Hz, "
                                f"command_timeout {safety.command_timeout:g} s")
 
     # --- callbacks: msg -> numpy -> core -> msg ---------------------------------------------
-    def _on_twist(self, msg: TwistStamped):
+    def on_twist(self, msg: TwistStamped):
         """Keep the twist even if it is garbage: the controller halts on it with INVALID_COMMAND."""
         v = twist_to_array(msg.twist)
-        if msg.header.frame_id not in ('', self.p['camera_frame']):
+        if msg.header.frame_id not in ('', self.params['camera_frame']):
             self.get_logger().warning(f"rejected a twist in frame {msg.header.frame_id!r}, expected "
-                                      f"{self.p['camera_frame']!r}", throttle_duration_sec=1.0)
+                                      f"{self.params['camera_frame']!r}", throttle_duration_sec=1.0)
             return
         self.twist = v
         self.watchdog.feed(self.steady.now().nanoseconds * 1e-9)
 
-    def _on_joint_state(self, msg: JointState):
+    def on_joint_state(self, msg: JointState):
         index = dict(zip(msg.name, msg.position))
         try:
             self.q = np.array([index[name] for name in self.model.joint_names], dtype=float)
@@ -151,13 +151,13 @@ class GantryDriver(Node):
             self.get_logger().error(f'joint state lacks some of {list(self.model.joint_names)}: '
                                     f'has {list(msg.name)}', throttle_duration_sec=2.0)
 
-    def _on_estop(self, request, response):
+    def on_estop(self, request, response):
         self.estop = bool(request.data)
         response.success, response.message = True, 'e-stop engaged' if self.estop else 'e-stop released'
         self.get_logger().warning(response.message)
         return response
 
-    def _on_set_parameters(self, parameters):
+    def on_set_parameters(self, parameters):
         changed = {p.name: (list(p.value) if isinstance(p.value, (list, tuple)) else p.value)
                    for p in parameters if p.name in LIVE}
         try:
@@ -166,23 +166,23 @@ class GantryDriver(Node):
             return SetParametersResult(successful=False, reason=str(error))
         self.controller.safety = safety
         self.watchdog.timeout = safety.command_timeout
-        self.p.update(changed)
+        self.params.update(changed)
         return SetParametersResult(successful=True)
 
-    def _on_timer(self):
+    def on_timer(self):
         now = self.get_clock().now()
         steady = self.steady.now().nanoseconds * 1e-9
-        dt = 1.0 / self.p['control_rate'] if self.last_tick is None else \
+        dt = 1.0 / self.params['control_rate'] if self.last_tick is None else \
             min(max((now - self.last_tick).nanoseconds * 1e-9, 0.0), 0.1)
         self.last_tick = now
-        if self.p['backend'] != 'sim' and (self.q is None or steady - self.state_time > self.p['state_timeout']):
+        if self.params['backend'] != 'sim' and (self.q is None or steady - self.state_time > self.params['state_timeout']):
             self.controller.reset()
             self._send(np.zeros(6), now)
             return self._report(GantryStatus.NO_ROBOT_STATE)
         fresh = self.watchdog.is_fresh(steady)
         result = self.controller.step(self.q, self.twist if fresh else None, dt,
                                       GantryStatus.ESTOP if self.estop else None)
-        if self.p['backend'] == 'sim':
+        if self.params['backend'] == 'sim':
             limits = self.controller.safety.limits
             self.q = np.clip(self.q + result.qdot * dt, limits.position_min, limits.position_max)
         self._send(result.qdot, now)
@@ -192,7 +192,7 @@ class GantryDriver(Node):
 
     # --- outputs ------------------------------------------------------------------------------
     def _send(self, qdot, now):
-        backend = self.p['backend']
+        backend = self.params['backend']
         if backend == 'sim':
             msg = JointState(name=list(self.model.joint_names), position=self.q.tolist(),
                              velocity=np.asarray(qdot, float).tolist())
@@ -204,16 +204,16 @@ class GantryDriver(Node):
             # a zero command needs no Jacobian, so it stays zero even if the robot state is NaN
             twist = self.model.jacobian(self.q) @ qdot if np.any(qdot) else np.zeros(6)
             msg = TwistStamped()
-            msg.header.stamp, msg.header.frame_id = now.to_msg(), self.p['base_frame']
+            msg.header.stamp, msg.header.frame_id = now.to_msg(), self.params['base_frame']
             msg.twist = array_to_twist(twist)
             self.out.publish(msg)
 
     def _publish_pose(self, now):
         msg = PoseStamped(pose=matrix_to_pose(self.model.world_T_camera(self.q)))
-        msg.header.stamp, msg.header.frame_id = now.to_msg(), self.p['world_frame']
+        msg.header.stamp, msg.header.frame_id = now.to_msg(), self.params['world_frame']
         self.pose_pub.publish(msg)
         if self.tf is not None:
-            t = TransformStamped(header=msg.header, child_frame_id=self.p['camera_frame'])
+            t = TransformStamped(header=msg.header, child_frame_id=self.params['camera_frame'])
             position = msg.pose.position
             t.transform.translation.x, t.transform.translation.y, t.transform.translation.z = (
                 position.x, position.y, position.z)
@@ -240,7 +240,7 @@ class GantryDriver(Node):
         if not self.context.ok():
             return
         self._send(np.zeros(6), self.get_clock().now())
-        output = self.joint_pub if self.p['backend'] == 'sim' else self.out
+        output = self.joint_pub if self.params['backend'] == 'sim' else self.out
         if not output.wait_for_all_acked(Duration(seconds=ACK_TIMEOUT_S)):
             self.get_logger().info(f'final zero command sent, not acknowledged within '
                                    f'{ACK_TIMEOUT_S:g} s')
