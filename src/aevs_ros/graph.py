@@ -28,6 +28,7 @@ import numpy as np
 import yaml
 
 from .core import se3
+from .core.features.registry import FEATURE_FAMILIES, LEARNED_FAMILIES
 
 PACKAGE = 'aevs_ros'
 GRAPHS = ('sim', 'real')
@@ -36,8 +37,8 @@ GRAPHS = ('sim', 'real')
 LAUNCH_ARGUMENTS = {
     'params_file': ('', 'scenario preset, a ROS parameter file (default: config/sim.yaml or '
                         'config/real.yaml)'),
-    'method': ('', 'feature family of the servo: dvs, pca, dct or aevs (default: the preset\'s)'),
-    'model': ('', 'model file of pca/aevs (default: the preset\'s, else the shipped one)'),
+    'method': ('', f"feature family of the servo: {', '.join(FEATURE_FAMILIES)} (default: the preset's)"),
+    'model': ('', f"model file of {'/'.join(LEARNED_FAMILIES)} (default: the preset's, else the shipped one)"),
     'scene': ('', 'sim: scene image file (default: the preset\'s, else the bundled poster)'),
     'json': ('', 'sim: write the outcome JSON to this path'),
     'keep_running': ('false', 'sim: true keeps the nodes running after the outcome, until Ctrl-C'),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 import sys
 
-from ..core.features.registry import FEATURE_FAMILIES, family
+from ..core.features.registry import FEATURE_FAMILIES, LEARNED_FAMILIES, family
 
 DEFAULT_GOAL = "0,0,0.6,0"
 DEFAULT_START = "0.1,-0.1,0.05,0,0,30"
@@ -72,7 +72,7 @@ def add_parser(subparsers) -> None:
                              "rotation vector [deg] (default %(default)s)")
     parser.add_argument("--scene", default=None, help="scene image (default: bundled astronaut poster)")
     parser.add_argument("--scene-width", type=float, default=0.8, help="scene width [m] (default 0.8)")
-    parser.add_argument("--model", default=None, help="model file for pca/aevs (default: the shipped one)")
+    parser.add_argument("--model", default=None, help=f"model file for {'/'.join(LEARNED_FAMILIES)} (default: the shipped one)")
     parser.add_argument("--size", type=int, default=None,
                         help="image size in pixels (default: the model's input size, else 128)")
     parser.add_argument("--iterations", type=int, default=1500, help="iteration budget (default 1500)")

@@ -14,7 +14,7 @@ import math
 import sys
 from pathlib import Path
 
-from ..core.features.registry import FEATURE_FAMILIES
+from ..core.features.registry import FEATURE_FAMILIES, LEARNED_FAMILIES
 
 DESCRIPTION = """\
 Start the simulated or the real node graph (see README "ROS 2 graph"). The sim graph renders
@@ -48,7 +48,7 @@ def add_parser(subparsers):
     parser.add_argument('--params', metavar='FILE', default='',
                         help='scenario preset (default config/sim.yaml or config/real.yaml)')
     parser.add_argument('--method', choices=FEATURE_FAMILIES, default='', help="feature family (default: preset's)")
-    parser.add_argument('--model', default='', metavar='PATH', help='model file of pca/aevs')
+    parser.add_argument('--model', default='', metavar='PATH', help=f"model file of {'/'.join(LEARNED_FAMILIES)}")
     parser.add_argument('--scene', default='', metavar='PATH', help='sim: scene image file')
     parser.add_argument('--json', default='', metavar='PATH', help='sim: write the outcome JSON there')
     parser.add_argument('--timeout', type=float, default=0.0, metavar='S',

@@ -39,7 +39,7 @@ from ..core.camera import DEFAULT_FOCAL_PER_WIDTH  # noqa: E402
 from ..core.control import InteractionChoice  # noqa: E402
 from ..core.errors import AevsError  # noqa: E402
 from ..core.features.base import Feature  # noqa: E402
-from ..core.features.registry import FEATURE_FAMILIES, family  # noqa: E402
+from ..core.features.registry import FEATURE_FAMILIES, LEARNED_FAMILIES, family  # noqa: E402
 from ..core.servo import ServoCommand, ServoConfig, ServoState  # noqa: E402
 from ..core.servo_loop import LoopTimings, ServoLoop  # noqa: E402
 from ..core.servo_session import ServoSession, SessionConfig  # noqa: E402
@@ -51,7 +51,7 @@ from .msg_conversions import array_to_twist  # noqa: E402
 _CONFIG = ServoConfig()
 PARAMETERS = (
     Param('method', 'dvs', 'feature family', read_only=True, choices=FEATURE_FAMILIES),
-    Param('model_path', '', 'model file of pca/aevs; empty = the shipped models/<method>_default.*',
+    Param('model_path', '', f"model file of {'/'.join(LEARNED_FAMILIES)}; empty = the family's shipped model",
           read_only=True),
     Param('feature_dim', 0, "features of pca/dct; 0 = the family's default", read_only=True, low=0, high=10**6),
     Param('input_width', 0, "image width the features use [px]; 0 = the model's, else the camera's",
