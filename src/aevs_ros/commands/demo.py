@@ -72,7 +72,8 @@ def add_parser(subparsers) -> None:
                              "rotation vector [deg] (default %(default)s)")
     parser.add_argument("--scene", default=None, help="scene image (default: bundled astronaut poster)")
     parser.add_argument("--scene-width", type=float, default=0.8, help="scene width [m] (default 0.8)")
-    parser.add_argument("--model", default=None, help=f"model file for {'/'.join(LEARNED_FAMILIES)} (default: the shipped one)")
+    parser.add_argument("--model", default=None,
+                        help=f"model file for {'/'.join(LEARNED_FAMILIES)} (default: the shipped one)")
     parser.add_argument("--size", type=int, default=None,
                         help="image size in pixels (default: the model's input size, else 128)")
     parser.add_argument("--iterations", type=int, default=1500, help="iteration budget (default 1500)")

@@ -175,7 +175,8 @@ class GantryDriver(Node):
         dt = 1.0 / self.params['control_rate'] if self.last_tick is None else \
             min(max((now - self.last_tick).nanoseconds * 1e-9, 0.0), 0.1)
         self.last_tick = now
-        if self.params['backend'] != 'sim' and (self.q is None or steady - self.state_time > self.params['state_timeout']):
+        if self.params['backend'] != 'sim' and (self.q is None
+                                                or steady - self.state_time > self.params['state_timeout']):
             self.controller.reset()
             self._send(np.zeros(6), now)
             return self._report(GantryStatus.NO_ROBOT_STATE)

@@ -60,8 +60,8 @@ PARAMETERS = (
           low=0, high=8192),
     Param('depth', 0.6, 'scene depth of the interaction matrix [m]', read_only=True, low=1e-3, high=1e3),
     Param('camera_fallback', [0.0, 0.0, 0.0, 0.0], '[fx, fy, cx, cy] in pixels of the camera images, used '
-          f'until camera_info arrives; zeros = core.camera.default_camera (fx = fy = {DEFAULT_FOCAL_PER_WIDTH:g} width, '
-          'centred)', read_only=True),
+          'until camera_info arrives; zeros = core.camera.default_camera '
+          f'(fx = fy = {DEFAULT_FOCAL_PER_WIDTH:g} width, centred)', read_only=True),
     Param('gain', _CONFIG.gain, 'control gain lambda [1/s]', low=1e-9, high=1e4),
     Param('mu', _CONFIG.mu, 'Levenberg-Marquardt damping [-]', low=0.0, high=1e9),
     Param('mu_final', _CONFIG.mu_final, 'Levenberg-Marquardt damping from step mu_switch_iteration on [-]',

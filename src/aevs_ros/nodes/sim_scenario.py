@@ -147,8 +147,9 @@ class SimScenario(Node):
                 status.method if status else '', self.first_pose, self.last_pose, self.goal_pose,
                 status.iteration if status else 0,
                 (self.converged_at or time.monotonic()) - (self.goal_set_at or self.started),
-                stop is StopReason.CONVERGED, reason, stop, transport='ros', final_feature_error=status.feature_error_norm
-                if status else float('nan'), scene=self.params['scene_path'] or 'default')
+                stop is StopReason.CONVERGED, reason, stop, transport='ros',
+                final_feature_error=status.feature_error_norm if status else float('nan'),
+                scene=self.params['scene_path'] or 'default')
             self.get_logger().info('outcome:\n' + format_outcome(outcome))
             if self.params['json_path']:
                 write_json(outcome, self.params['json_path'])

@@ -16,6 +16,8 @@ from aevs_ros.core.se3 import pose_from_list
 
 from .gantry import N_JOINTS, GantryModel
 from .safety import JointLimits, SafetyConfig, WorkspaceBox, finite_vector
+
+
 def config_from_parameters(values: Mapping) -> tuple[GantryModel, SafetyConfig]:
     """The model and safety settings from the driver's parameter values (see config/gantry.yaml).
 
