@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..camera import PinholeCamera
+from ..control import tukey_weights
 from ..errors import ConfigurationError
 from ..photometric import DEFAULT_BORDER, border_mask, check_image, photometric_interaction
 
@@ -48,6 +49,10 @@ class Feature(ABC):
     def reconstruct(self, s: np.ndarray) -> np.ndarray | None:
         """The image these features stand for, for debug displays; None if the family cannot invert."""
         return None
+
+    def error_weights(self, error: np.ndarray) -> np.ndarray:
+        """Robust weights in [0, 1] of the errors s - s* (ServoConfig.robust): Tukey's M-estimator."""
+        return tukey_weights(error)
 
 
 class ImageMapping(Feature):
