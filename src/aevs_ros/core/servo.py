@@ -54,7 +54,7 @@ class ServoConfig:
     #: exposure that changed since the goal was taken): none | goal_statistics | histogram
     normalization: Normalization = Normalization.NONE
     #: weight the feature errors by an M-estimator (Tukey), so that the pixels of an occluder or
-    #: a highlight stop pulling (meant for dvs, whose features are the pixels)
+    #: a highlight stop pulling; dvs only (Feature.error_weights), the other families ignore it
     robust: bool = False
 
     def __post_init__(self):

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..camera import PinholeCamera
-from ..control import tukey_weights
 from ..errors import ConfigurationError
 from ..photometric import DEFAULT_BORDER, border_mask, check_image, photometric_interaction
 
@@ -51,8 +50,10 @@ class Feature(ABC):
         return None
 
     def error_weights(self, error: np.ndarray) -> np.ndarray:
-        """Robust weights in [0, 1] of the errors s - s* (ServoConfig.robust): Tukey's M-estimator."""
-        return tukey_weights(error)
+        """Robust weights in [0, 1] of the errors s - s* (ServoConfig.robust). All ones here:
+        an M-estimator needs many features each seeing a small part of the image (the pixels of
+        DVS), not a few global ones, whose large errors far from the goal are the signal."""
+        return np.ones_like(error)
 
 
 class ImageMapping(Feature):
