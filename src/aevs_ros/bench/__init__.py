@@ -137,12 +137,20 @@ def config_overrides(config_class, assignments) -> dict:
             raise ConfigurationError(
                 f"expected NAME=VALUE with NAME one of {', '.join(known)}, got {assignment!r}")
         default = known[name].default if known[name].default is not MISSING else None
-        parse = float if default is None else type(default)
+        parse = float if default is None else _parse_bool if isinstance(default, bool) else type(default)
         try:
             overrides[name] = parse(text)
         except ValueError:
             raise ConfigurationError(f"{name}: cannot read {text!r} as {parse.__name__}") from None
     return overrides
+
+
+def _parse_bool(text: str) -> bool:
+    """'true' / 'false' (also 1/0, yes/no, on/off): bool('false') would be True."""
+    words = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+    if text.lower() not in words:
+        raise ValueError(text)
+    return words[text.lower()]
 
 
 def output_path(out_dir: str | Path, json_path: str | None, name: str) -> Path:

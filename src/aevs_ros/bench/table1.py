@@ -102,11 +102,14 @@ def run_example(task):
 
 
 def simulate_case(scene, camera, feature, case, settings: dict, record_images: bool):
+    from ..core.imperfections import CameraImperfections
     from ..core.servo import ServoConfig
     from ..core.simulator import SimConfig, simulate
 
+    imperfections = CameraImperfections.from_mapping(settings.get("imperfections", {}))
     return simulate(scene, camera, feature, case.goal_pose, case.start_pose,
-                    ServoConfig(**settings["servo"]), SimConfig(**settings["sim"]), record_images)
+                    ServoConfig(**settings["servo"]), SimConfig(**settings["sim"]), record_images,
+                    imperfections, seed=case.index)
 
 
 # ---------------------------------------------------------------- driver

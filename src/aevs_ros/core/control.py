@@ -50,3 +50,18 @@ def clamp_twist(velocity: np.ndarray, max_linear: float, max_angular: float) -> 
     linear, angular = np.linalg.norm(velocity[:3]), np.linalg.norm(velocity[3:])
     scale = min(1.0, max_linear / linear if linear > 0 else 1.0, max_angular / angular if angular > 0 else 1.0)
     return velocity * scale
+
+
+#: Tukey's biweight constant: 95 % efficiency on Gaussian residuals (as ViSP's vpRobust)
+TUKEY_C = 4.6851
+#: MAD -> standard deviation of a Gaussian
+MAD_TO_SIGMA = 1.4826
+
+
+def tukey_weights(residual: np.ndarray, min_scale: float = 1e-6) -> np.ndarray:
+    """M-estimator weights in [0, 1] per residual (Tukey's biweight, scale from the median
+    absolute deviation): outliers such as occluded or highlighted pixels get weight 0."""
+    centred = residual - np.median(residual)
+    scale = max(MAD_TO_SIGMA * float(np.median(np.abs(centred))), min_scale)
+    u = centred / (TUKEY_C * scale)
+    return np.where(np.abs(u) < 1.0, (1.0 - u * u) ** 2, 0.0)

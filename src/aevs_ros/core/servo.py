@@ -13,6 +13,7 @@ import numpy as np
 from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
+from .image_normalization import Normalization
 
 ZERO_TWIST = np.zeros(6)
 #: a goal whose interaction matrix has sigma_min / sigma_max below this cannot constrain the six
@@ -64,6 +65,12 @@ class ServoConfig:
     disturbance_factor: float = 20.0
     #: fault when the feature error grew this many steps in a row (0 disables)
     divergence_steps: int = 60
+    #: match each image's intensities to the goal image's before the features (a light or an
+    #: exposure that changed since the goal was taken): none | goal_statistics | histogram
+    normalization: Normalization = Normalization.NONE
+    #: weight the feature errors by an M-estimator (Tukey), so that the pixels of an occluder or
+    #: a highlight stop pulling; dvs only (Feature.error_weights), the other families ignore it
+    robust: bool = False
 
     def __post_init__(self):
         if not self.gain > 0:
@@ -79,6 +86,11 @@ class ServoConfig:
         if self.divergence_steps < 0:
             raise ConfigurationError("divergence_steps must be >= 0")
         object.__setattr__(self, "interaction", InteractionChoice(self.interaction))
+        try:
+            object.__setattr__(self, "normalization", Normalization(self.normalization))
+        except ValueError:
+            raise ConfigurationError(f"normalization must be one of {', '.join(n.value for n in Normalization)}, "
+                                     f"got {self.normalization!r}") from None
 
 
 @dataclass
@@ -158,11 +170,17 @@ class Servo:
             self.state = ServoState.IDLE
             return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="no goal image set")
         try:
+            image = self.config.normalization.apply(image, self.goal_image)
             current = self.feature.compute(image, with_interaction=self.config.interaction.uses_current)
             _check_finite(current, "features")
             error = current.s - self.goal.s
             interaction = self.config.interaction.select(current.L, self.goal.L)
-            raw = levenberg_marquardt(interaction, error, self.config.gain, self.damping())
+            if self.config.robust:
+                root = np.sqrt(self.feature.error_weights(error))  # rows scaled by sqrt(w): L^T W L, L^T W e (IRLS)
+                raw = levenberg_marquardt(root[:, None] * interaction, root * error, self.config.gain,
+                                          self.damping())
+            else:
+                raw = levenberg_marquardt(interaction, error, self.config.gain, self.damping())
         except (AevsError, np.linalg.LinAlgError) as exc:
             return self.fault(str(exc))
         if not np.isfinite(raw).all():

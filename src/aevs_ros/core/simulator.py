@@ -10,6 +10,7 @@ from . import se3
 from .camera import PinholeCamera
 from .errors import SceneError
 from .features.base import Feature
+from .imperfections import CameraImperfections, ImperfectCamera
 from .outcome import StopReason
 from .scene import PlanarScene
 from .servo import Fault, Servo, ServoConfig, ServoState
@@ -68,8 +69,13 @@ class SimResult:
 
 def simulate(scene: PlanarScene, camera: PinholeCamera, feature: Feature, goal_pose: np.ndarray,
              start_pose: np.ndarray, servo_config: ServoConfig = SIMULATED_SERVO,
-             sim_config: SimConfig = SimConfig(), record_images: bool = True) -> SimResult:
-    """Servo from ``start_pose`` to the view rendered at ``goal_pose``; returns the trajectory."""
+             sim_config: SimConfig = SimConfig(), record_images: bool = True,
+             imperfections: CameraImperfections | None = None, seed: int = 0) -> SimResult:
+    """Servo from ``start_pose`` to the view rendered at ``goal_pose``; returns the trajectory.
+
+    ``imperfections`` degrade every current image (not the goal's), as a real camera would;
+    ``seed`` makes their noise reproducible.
+    """
     goal_view = scene.render(camera, goal_pose)
     if goal_view.visible_fraction < sim_config.min_visible_fraction:
         raise SceneError(f"the goal view sees only {goal_view.visible_fraction:.0%} of the scene")
@@ -78,17 +84,20 @@ def simulate(scene: PlanarScene, camera: PinholeCamera, feature: Feature, goal_p
     result = SimResult(feature.name, goal_pose, poses=[start_pose])
     if record_images:
         result.goal_image = goal_view.image
-    pose = start_pose
+    imperfect = ImperfectCamera(imperfections, camera, seed) if imperfections and imperfections.active else None
+    pose, velocity = start_pose, np.zeros(6)
     started = time.perf_counter()
     for _ in range(sim_config.max_iterations):
         view = scene.render(camera, pose)
+        image = view.image if imperfect is None else imperfect.apply(
+            view.image, pose, velocity, feature.depth, sim_config.dt)
         if record_images and result.start_image is None:
-            result.start_image = view.image
+            result.start_image = image
         if view.visible_fraction < sim_config.min_visible_fraction:
             result.stop, result.stop_reason = (StopReason.OUT_OF_VIEW,
                                                f"scene out of view ({view.visible_fraction:.0%} visible)")
             break
-        command = servo.step(view.image)
+        command = servo.step(image)
         if command.state is ServoState.FAULT:
             result.stop = StopReason.DIVERGING if command.fault is Fault.DIVERGING else StopReason.FAULT
             result.stop_reason = f"fault: {command.reason}"
@@ -98,7 +107,8 @@ def simulate(scene: PlanarScene, camera: PinholeCamera, feature: Feature, goal_p
         if command.state is ServoState.CONVERGED:
             result.servo_converged, result.stop, result.stop_reason = True, StopReason.CONVERGED, "converged"
             break
-        pose = se3.integrate(pose, command.velocity, sim_config.dt)
+        velocity = command.velocity
+        pose = se3.integrate(pose, velocity, sim_config.dt)
         result.poses.append(pose)
         if np.linalg.norm(pose[:3, 3] - goal_pose[:3, 3]) > sim_config.max_translation_error:
             result.stop, result.stop_reason = StopReason.TOO_FAR, "diverged: camera too far from the goal"

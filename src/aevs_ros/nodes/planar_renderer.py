@@ -2,13 +2,17 @@
 
 At a fixed rate it renders the core's PlanarScene from the latest ``gantry/camera_pose``
 (world_T_camera of the optical frame) and publishes ``camera/image_raw`` and
-``camera/camera_info`` with the same header (sensor-data QoS). Optional pixel noise and a
-latency (images are published ``latency`` seconds after their capture stamp). Nothing is
-published until a pose is known, unless ``initial_camera_pose`` is given.
+``camera/camera_info`` with the same header (sensor-data QoS). Optional imperfections of a
+real camera (core/imperfections.py: noise, 8-bit quantisation, an illumination change, a
+lighting gradient, a moving specular highlight, an occluder, motion blur at the camera's
+velocity estimated from its last two poses), and a latency (images are published ``latency``
+seconds after their capture stamp). Nothing is published until a pose is known, unless
+``initial_camera_pose`` is given.
 """
 from __future__ import annotations
 
 import collections
+from dataclasses import replace
 
 import numpy as np
 from geometry_msgs.msg import PoseStamped
@@ -18,7 +22,9 @@ from rclpy.qos import qos_profile_sensor_data
 from sensor_msgs.msg import CameraInfo, Image
 from std_msgs.msg import Header
 
+from ..core import se3
 from ..core.camera import DEFAULT_FOCAL_PER_WIDTH, PinholeCamera, default_camera
+from ..core.imperfections import IMPERFECTION_NAMES, CameraImperfections, ImperfectCamera
 from ..core.scene import DEFAULT_BLUR_SIGMA, PlanarScene
 from ..core.se3 import pose_from_list
 from . import Param, declare, run
@@ -43,6 +49,25 @@ PARAMETERS = (
     Param('encoding', 'mono8', 'image encoding', read_only=True, choices=('mono8', 'mono16', '32FC1')),
     Param('rate', 30.0, 'frame rate [Hz]', read_only=True, low=0.1, high=1000.0),
     Param('noise_std', 0.0, 'Gaussian pixel noise, std in grey levels of [0, 1] [-]', low=0.0, high=1.0),
+    Param('quantization_bits', 0, 'round the intensities to this many bits before encoding; 0 = off',
+          read_only=True, low=0, high=16),
+    Param('gain', 1.0, 'illumination change against the goal: I -> gain I + offset [-]', read_only=True,
+          low=0.01, high=100.0),
+    Param('offset', 0.0, 'illumination offset, grey levels of [0, 1] [-]', read_only=True, low=-1.0, high=1.0),
+    Param('gradient', 0.0, 'lighting gradient: illumination change from the left to the right edge [-]',
+          read_only=True, low=-1.9, high=1.9),
+    Param('highlight', 0.0, 'peak intensity of a specular highlight (mirror image of light_position) [-]',
+          read_only=True, low=0.0, high=1.0),
+    Param('highlight_radius', 0.05, 'radius (1 sigma) of the highlight on the scene plane [m]', read_only=True,
+          low=1e-4, high=10.0),
+    Param('light_position', [0.3, 0.2, 1.5], 'world position of the light the highlight reflects [m]',
+          read_only=True),
+    Param('occlusion', 0.0, 'share of the view covered by a dark square [-]', read_only=True, low=0.0, high=0.99),
+    Param('occlusion_intensity', 0.1, 'grey level of the occluder [-]', read_only=True, low=0.0, high=1.0),
+    Param('occlusion_speed', 0.0, 'view widths per second the occluder slides across; 0 = static [1/s]',
+          read_only=True, low=0.0, high=100.0),
+    Param('motion_blur_exposure', 0.0, 'exposure time: blur along the image motion during it [s]',
+          read_only=True, low=0.0, high=1.0),
     Param('latency', 0.0, 'delay between capture (the stamp) and publication [s]', low=0.0, high=10.0),
     Param('initial_camera_pose', [0.0] * 7, 'pose [x, y, z, qx, qy, qz, qw] to render until a pose '
           'arrives; all zeros = none (publish nothing until then)', read_only=True),
@@ -62,6 +87,11 @@ def scene_from_parameters(values: dict) -> PlanarScene:
     return PlanarScene.load(values['scene_path'] or None, values['scene_width'], blur_sigma=values['blur_sigma'])
 
 
+def imperfections_from_parameters(values: dict) -> CameraImperfections:
+    """The parameters of the same names as ``CameraImperfections``' fields."""
+    return CameraImperfections.from_mapping({name: values[name] for name in IMPERFECTION_NAMES})
+
+
 def camera_info_msg(camera: PinholeCamera, header: Header) -> CameraInfo:
     info = camera.to_camera_info()
     return CameraInfo(header=header, width=camera.width, height=camera.height,
@@ -77,7 +107,9 @@ class PlanarRenderer(Node):
         self.scene = scene_from_parameters(self.params)
         initial = self.params['initial_camera_pose']
         self.pose = pose_from_list(initial) if any(initial) else None
-        self.rng = np.random.default_rng()
+        self.imperfect = ImperfectCamera(imperfections_from_parameters(self.params), self.camera,
+                                         seed=np.random.SeedSequence().entropy)
+        self.pose_stamp, self.twist = None, np.zeros(6)  # velocity estimate for the motion blur
         self.pending = collections.deque()  # (capture time, image, info) waiting for the latency
         self.create_subscription(PoseStamped, 'gantry/camera_pose', self.on_pose, qos_profile_sensor_data)
         self.image_pub = self.create_publisher(Image, 'camera/image_raw', qos_profile_sensor_data)
@@ -93,16 +125,25 @@ class PlanarRenderer(Node):
 
     def on_pose(self, msg: PoseStamped):
         try:
-            self.pose = pose_to_matrix(msg.pose)
+            pose = pose_to_matrix(msg.pose)
         except ValueError as exc:
             self.get_logger().warning(f'ignoring camera pose: {exc}', throttle_duration_sec=5.0)
+            return
+        stamp = msg.header.stamp.sec + msg.header.stamp.nanosec * 1e-9
+        if self.pose is not None and self.pose_stamp is not None and stamp > self.pose_stamp:
+            self.twist = se3.log(se3.inverse(self.pose) @ pose) / (stamp - self.pose_stamp)
+        self.pose, self.pose_stamp = pose, stamp
 
     def on_timer(self):
         now = self.get_clock().now()
         if self.pose is not None:
             image = self.scene.render(self.camera, self.pose).image
-            if self.params['noise_std'] > 0:
-                image = np.clip(image + self.rng.normal(0.0, self.params['noise_std'], image.shape), 0.0, 1.0)
+            imperfections = self.imperfect.imperfections
+            if self.params['noise_std'] != imperfections.noise_std:
+                imperfections = self.imperfect.imperfections = replace(imperfections, noise_std=self.params['noise_std'])
+            if imperfections.active:
+                image = self.imperfect.apply(image, self.pose, self.twist, depth=max(self.pose[2, 3], 1e-3),
+                                             dt=1.0 / self.params['rate'])
             header = Header(stamp=now.to_msg(), frame_id=self.params['frame_id'])
             self.pending.append((now, gray_to_image_msg(image, header.stamp, header.frame_id,
                                                         self.params['encoding']),

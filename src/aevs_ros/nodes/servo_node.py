@@ -38,6 +38,7 @@ from std_srvs.srv import SetBool  # noqa: E402
 from ..core.camera import DEFAULT_FOCAL_PER_WIDTH  # noqa: E402
 from ..core.control import InteractionChoice  # noqa: E402
 from ..core.errors import AevsError  # noqa: E402
+from ..core.image_normalization import Normalization  # noqa: E402
 from ..core.features.base import Feature  # noqa: E402
 from ..core.features.registry import FEATURE_FAMILIES, LEARNED_FAMILIES, family  # noqa: E402
 from ..core.servo import ServoCommand, ServoConfig, ServoState  # noqa: E402
@@ -80,6 +81,9 @@ PARAMETERS = (
           'leave CONVERGED when the asked-for step exceeds the thresholds this many times [-]', low=1.0, high=1e9),
     Param('divergence_steps', _CONFIG.divergence_steps,
           'FAULT when the feature error grew this many steps in a row; 0 = never', low=0, high=10**9),
+    Param('normalization', _CONFIG.normalization.value, "match each image's intensities to the goal image's "
+          'before the features (a light or exposure that changed)', choices=tuple(n.value for n in Normalization)),
+    Param('robust', _CONFIG.robust, 'dvs: Tukey M-estimator weights on the pixel errors (occluders, highlights)'),
     Param('compute_threads', 0, 'CPU threads of the feature computation (torch); 0 = the library default. '
           'On a small CPU, 1 leaves a core to the camera and robot nodes', read_only=True, low=0, high=256),
     Param('image_timeout', 0.5, 'FAULT (zero twist) when no camera image arrived for this long [s]',

@@ -65,6 +65,12 @@ class Feature(ABC):
         ModelError if it is missing or unreadable."""
         return None
 
+    def error_weights(self, error: np.ndarray) -> np.ndarray:
+        """Robust weights in [0, 1] of the errors s - s* (ServoConfig.robust). All ones here:
+        an M-estimator needs many features each seeing a small part of the image (the pixels of
+        DVS), not a few global ones, whose large errors far from the goal are the signal."""
+        return np.ones_like(error)
+
 
 class ImageMapping(Feature):
     """A feature s = f(I) whose interaction matrix is (df/dI) L_I."""

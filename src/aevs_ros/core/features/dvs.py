@@ -1,9 +1,11 @@
 """Direct (photometric) visual servoing: the features are the pixel intensities themselves."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from ..photometric import check_image, photometric_interaction
+from ..control import tukey_weights
+from ..photometric import MIN_BORDER, check_image, photometric_interaction
 from .base import Feature, FeatureSample
 
 
@@ -33,3 +35,12 @@ class PhotometricFeature(Feature):
         image[self.border:h - self.border, self.border:w - self.border] = s.reshape(
             h - 2 * self.border, w - 2 * self.border)
         return image
+
+    def error_weights(self, error: np.ndarray) -> np.ndarray:
+        """Tukey weights, also zero within the derivative filter's reach of an outlier pixel:
+        the gradient there, hence its row of L, mixes in the occluder's or highlight's edge."""
+        h, w = self.camera.shape
+        weights = tukey_weights(error).reshape(h - 2 * self.border, w - 2 * self.border)
+        outliers = (weights == 0).astype(np.uint8)
+        reach = cv2.dilate(outliers, np.ones((2 * MIN_BORDER + 1,) * 2, np.uint8)).astype(bool)
+        return np.where(reach, 0.0, weights).ravel()

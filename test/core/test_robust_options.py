@@ -1,0 +1,83 @@
+"""The options against camera imperfections: normalisation to the goal image, robust weights."""
+import numpy as np
+import pytest
+
+from aevs_ros.core import se3
+from aevs_ros.core.camera import default_camera
+from aevs_ros.core.control import tukey_weights
+from aevs_ros.core.errors import ConfigurationError
+from aevs_ros.core.features import make_feature
+from aevs_ros.core.image_normalization import Normalization
+from aevs_ros.core.imperfections import CameraImperfections, ImperfectCamera
+from aevs_ros.core.scene import PlanarScene
+from aevs_ros.core.servo import Servo, ServoConfig
+
+CAMERA = default_camera(64)
+GOAL = se3.look_at((0, 0, 0.6), (0, 0, 0))
+NEAR = se3.displaced(GOAL, (0.01, -0.01, 0.005, 1.0, -1.0, 0.5))
+
+
+@pytest.fixture(scope="module")
+def scene():
+    return PlanarScene.load()
+
+
+def test_tukey_weights_drop_outliers_and_keep_inliers():
+    residual = np.random.default_rng(0).normal(0, 0.01, 1000)
+    residual[:50] = 0.5  # an occluder
+    weights = tukey_weights(residual)
+    assert weights.shape == residual.shape and weights.min() >= 0 and weights.max() <= 1
+    assert np.all(weights[:50] == 0)
+    assert np.median(weights[50:]) > 0.9
+
+
+@pytest.mark.parametrize("mode", ["goal_statistics", "histogram"])
+def test_normalisation_undoes_an_illumination_change(scene, mode):
+    goal = scene.render(CAMERA, GOAL).image
+    brighter = np.clip(1.2 * goal + 0.03, 0, 1)
+    restored = Normalization(mode).apply(brighter, goal)
+    assert np.abs(restored - goal).mean() < 0.1 * np.abs(brighter - goal).mean()
+    np.testing.assert_array_equal(Normalization("none").apply(brighter, goal), brighter)
+
+
+def test_unknown_normalisation_is_refused():
+    with pytest.raises(ConfigurationError, match="normalization"):
+        ServoConfig(normalization="sideways")
+
+
+def step_error(scene, config, imperfections, pose=NEAR):
+    """Angle [deg] between the step asked for under an imperfection and the clean step."""
+    feature = make_feature("dvs", CAMERA, 0.6)
+    clean, degraded = Servo(feature, config), Servo(feature, config)
+    for servo in (clean, degraded):
+        servo.set_goal(scene.render(CAMERA, GOAL).image)
+    view = scene.render(CAMERA, pose).image
+    v_clean = clean.step(view).velocity
+    v_bad = degraded.step(ImperfectCamera(imperfections, CAMERA).apply(view, pose)).velocity
+    cosine = v_clean @ v_bad / np.linalg.norm(v_clean) / np.linalg.norm(v_bad)
+    return float(np.degrees(np.arccos(np.clip(cosine, -1, 1))))
+
+
+def test_goal_statistics_restores_the_step_under_a_gain_change(scene):
+    brighter = CameraImperfections(gain=1.3)
+    plain = step_error(scene, ServoConfig(), brighter)
+    normalised = step_error(scene, ServoConfig(normalization="goal_statistics"), brighter)
+    assert normalised < 0.25 * plain, (plain, normalised)
+
+
+def test_robust_weights_restore_the_step_under_an_occluder(scene):
+    occluded = CameraImperfections(occlusion=0.15, occlusion_intensity=1.0)
+    plain = step_error(scene, ServoConfig(), occluded)
+    robust = step_error(scene, ServoConfig(robust=True), occluded)
+    assert robust < 0.2 * plain, (plain, robust)
+
+
+def test_dvs_weights_also_drop_the_pixels_whose_gradient_sees_an_outlier():
+    feature = make_feature("dvs", CAMERA, 0.6)
+    side = CAMERA.width - 2 * feature.border
+    error = np.random.default_rng(0).normal(0, 0.01, (side, side))
+    error[20, 20] = 1.0
+    weights = feature.error_weights(error.ravel()).reshape(side, side)
+    reach = feature.border  # the 7-tap derivative filter's half width
+    assert np.all(weights[20 - reach:21 + reach, 20 - reach:21 + reach] == 0)
+    assert np.median(weights) > 0.9
