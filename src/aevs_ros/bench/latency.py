@@ -15,6 +15,24 @@ from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
 WARM_UP_STEPS = 10
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """'224' -> (224, 224), '320x240' -> (320, 240): (width, height) in pixels (argparse type)."""
+    import argparse
+
+    width, _, height = text.lower().partition("x")
+    try:
+        size = (int(width), int(height or width))
+    except ValueError:
+        size = (0, 0)
+    if min(size) < 16:
+        raise argparse.ArgumentTypeError(f"expected a size like 224 or 320x240 (at least 16 px), got {text!r}")
+    return size
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    return [parse_size(item) for item in text.split(",") if item.strip()]
+
+
 def add_parser(subparsers) -> None:
     parser = benchmark_parser(
         subparsers, "latency", "per-step time and memory of the servo loop, per method", __doc__,
@@ -27,7 +45,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--keep-freed-memory", action="store_true",
                         help="run with glibc settings that keep freed memory (bench.KEEP_FREED_MEMORY): "
                              "shows the cost of page faults on per-frame temporaries")
-    parser.add_argument("--size", type=int, default=128, help="image size in pixels (default 128)")
+    parser.add_argument("--size", type=parse_size, default=(128, 128),
+                        help="image size in pixels, WIDTH or WIDTHxHEIGHT (default 128)")
     parser.add_argument("--model", default=None, help="AEVS model (default: the shipped one)")
     parser.add_argument("--pca", default=None, help="PCA basis (default: the shipped one)")
     parser.add_argument("--scene", default=None, help="scene image (default: the bundled scene)")
@@ -87,13 +106,15 @@ def measure(method: str, settings: dict) -> dict:
         import torch
 
         torch.set_num_threads(settings["threads"])
+    import numpy as np
+
     from ..core.camera import default_camera
     from ..core.photometric import photometric_interaction
     from ..core.scene import PlanarScene
     from ..core.servo import Servo
     from . import build_features
 
-    camera = default_camera(settings["size"])
+    camera = default_camera(*settings["size"])
     scene = PlanarScene.load(settings["scene"])
     goal_image, images = image_sequence(scene, camera, settings["steps"] + WARM_UP_STEPS)
     rss_before = _peak_rss_mb()
@@ -109,18 +130,20 @@ def measure(method: str, settings: dict) -> dict:
         servo.step(image)
         step_seconds.append(time.perf_counter() - started)
     feature_seconds = timed.seconds[-len(images):]  # after set_goal's call
-    photometric_seconds = []
+    photometric_seconds = {np.float64: [], np.float32: []}
     for image in images:
-        started = time.perf_counter()
-        photometric_interaction(image, camera, 0.6)
-        photometric_seconds.append(time.perf_counter() - started)
+        for dtype, seconds in photometric_seconds.items():
+            started = time.perf_counter()
+            photometric_interaction(image, camera, 0.6, dtype=dtype)
+            seconds.append(time.perf_counter() - started)
     keep = slice(WARM_UP_STEPS, None)
     control_seconds = [step - feature for step, feature in zip(step_seconds, feature_seconds)]
     result = {
         "step_ms": _milliseconds(step_seconds[keep]),
         "features_ms": _milliseconds(feature_seconds[keep]),
         "control_ms": _milliseconds(control_seconds[keep]),
-        "photometric_interaction_ms": _milliseconds(photometric_seconds[keep]),
+        "photometric_interaction_ms": _milliseconds(photometric_seconds[np.float64][keep]),
+        "photometric_interaction_float32_ms": _milliseconds(photometric_seconds[np.float32][keep]),
         "feature_dim": timed.dim,
         "peak_rss_mb": _peak_rss_mb(),
         "peak_rss_before_feature_mb": rss_before,
@@ -146,7 +169,8 @@ def run(args) -> int:
     settings = {"steps": args.steps, "threads": args.threads, "size": args.size, "scene": args.scene,
                 "models": model_paths(args.pca, args.model)}
     results = {}
-    print(f"latency of one servo step, {args.size}x{args.size} images, {args.threads} thread(s), "
+    width, height = args.size
+    print(f"latency of one servo step, {width}x{height} images, {args.threads} thread(s), "
           f"{args.steps} steps (+{WARM_UP_STEPS} warm-up)"
           + (", freed memory kept" if args.keep_freed_memory else ""))
     for method in args.methods:
@@ -163,9 +187,10 @@ def run(args) -> int:
         r = results[method]
         print(f"  {method:5s} step {r['step_ms']['median']:7.2f} ms (p95 {r['step_ms']['p95']:7.2f})"
               f" = features {r['features_ms']['median']:7.2f} + control {r['control_ms']['median']:5.2f}"
-              f" | L_I alone {r['photometric_interaction_ms']['median']:5.2f} ms"
+              f" | L_I alone {r['photometric_interaction_float32_ms']['median']:5.2f} ms float32"
+              f" ({r['photometric_interaction_ms']['median']:5.2f} float64)"
               f" | k = {r['feature_dim']:5d} | peak RSS {r['peak_rss_mb']:6.0f} MB")
-    report = {"threads": args.threads, "image_size": [args.size, args.size], "steps": args.steps,
+    report = {"threads": args.threads, "image_size": [width, height], "steps": args.steps,
               "keep_freed_memory": args.keep_freed_memory,
               "machine": machine_info(), "methods": results}
     path = output_path(args.out, args.json, "latency")
