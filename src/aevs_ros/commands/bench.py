@@ -6,7 +6,7 @@ import importlib
 import importlib.util
 
 # In the order `aevs bench --help` lists them.
-BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "loop", "soak", "faults", "visp")
+BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "loop", "soak", "faults", "visp", "runtimes")
 
 DESCRIPTION = """\
 Benchmarks of the feature families (dvs, pca, dct, aevs) in simulation. Each prints its
