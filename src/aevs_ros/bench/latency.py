@@ -61,11 +61,13 @@ class TimedFeature:
     def __init__(self, feature):
         self.feature = feature
         self.seconds: list[float] = []
+        self.cpu_seconds: list[float] = []  #: thread CPU time: leaves out waits for a core
 
     def compute(self, image, with_interaction=True):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         sample = self.feature.compute(image, with_interaction)
         self.seconds.append(time.perf_counter() - started)
+        self.cpu_seconds.append(time.thread_time() - cpu_started)
         return sample
 
     def __getattr__(self, name):
@@ -92,12 +94,18 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def _milliseconds(seconds) -> dict:
+def _milliseconds(seconds, cpu_seconds=None) -> dict:
+    """Wall-clock statistics [ms]; with ``cpu_seconds``, the thread CPU time's median and mean
+    too (on a busy machine the wall clock also counts the waits for a core)."""
     import numpy as np
 
     values = np.asarray(seconds) * 1000
-    return {"median": float(np.median(values)), "p95": float(np.percentile(values, 95)),
-            "mean": float(values.mean()), "min": float(values.min())}
+    summary = {"median": float(np.median(values)), "p95": float(np.percentile(values, 95)),
+               "mean": float(values.mean()), "min": float(values.min())}
+    if cpu_seconds is not None:
+        cpu = np.asarray(cpu_seconds) * 1000
+        summary.update(cpu_median=float(np.median(cpu)), cpu_mean=float(cpu.mean()))
+    return summary
 
 
 def measure(method: str, settings: dict) -> dict:
@@ -124,26 +132,31 @@ def measure(method: str, settings: dict) -> dict:
     timed = TimedFeature(features[method])
     servo = Servo(timed)
     servo.set_goal(goal_image)
-    step_seconds = []
+    step_seconds, step_cpu = [], []
     for image in images:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         servo.step(image)
         step_seconds.append(time.perf_counter() - started)
+        step_cpu.append(time.thread_time() - cpu_started)
     feature_seconds = timed.seconds[-len(images):]  # after set_goal's call
-    photometric_seconds = {np.float64: [], np.float32: []}
+    feature_cpu = timed.cpu_seconds[-len(images):]
+    photometric_seconds = {np.float64: ([], []), np.float32: ([], [])}
     for image in images:
-        for dtype, seconds in photometric_seconds.items():
-            started = time.perf_counter()
+        for dtype, (seconds, cpu) in photometric_seconds.items():
+            started, cpu_started = time.perf_counter(), time.thread_time()
             photometric_interaction(image, camera, 0.6, dtype=dtype)
             seconds.append(time.perf_counter() - started)
+            cpu.append(time.thread_time() - cpu_started)
     keep = slice(WARM_UP_STEPS, None)
     control_seconds = [step - feature for step, feature in zip(step_seconds, feature_seconds)]
+    control_cpu = [step - feature for step, feature in zip(step_cpu, feature_cpu)]
+    photometric_64, photometric_32 = photometric_seconds[np.float64], photometric_seconds[np.float32]
     result = {
-        "step_ms": _milliseconds(step_seconds[keep]),
-        "features_ms": _milliseconds(feature_seconds[keep]),
-        "control_ms": _milliseconds(control_seconds[keep]),
-        "photometric_interaction_ms": _milliseconds(photometric_seconds[np.float64][keep]),
-        "photometric_interaction_float32_ms": _milliseconds(photometric_seconds[np.float32][keep]),
+        "step_ms": _milliseconds(step_seconds[keep], step_cpu[keep]),
+        "features_ms": _milliseconds(feature_seconds[keep], feature_cpu[keep]),
+        "control_ms": _milliseconds(control_seconds[keep], control_cpu[keep]),
+        "photometric_interaction_ms": _milliseconds(photometric_64[0][keep], photometric_64[1][keep]),
+        "photometric_interaction_float32_ms": _milliseconds(photometric_32[0][keep], photometric_32[1][keep]),
         "feature_dim": timed.dim,
         "peak_rss_mb": _peak_rss_mb(),
         "peak_rss_before_feature_mb": rss_before,
@@ -185,7 +198,8 @@ def run(args) -> int:
             print(f"  {method:5s} skipped: {results[method]['skipped']}")
             continue
         r = results[method]
-        print(f"  {method:5s} step {r['step_ms']['median']:7.2f} ms (p95 {r['step_ms']['p95']:7.2f})"
+        print(f"  {method:5s} step {r['step_ms']['median']:7.2f} ms (p95 {r['step_ms']['p95']:7.2f},"
+              f" CPU {r['step_ms']['cpu_median']:6.2f})"
               f" = features {r['features_ms']['median']:7.2f} + control {r['control_ms']['median']:5.2f}"
               f" | L_I alone {r['photometric_interaction_float32_ms']['median']:5.2f} ms float32"
               f" ({r['photometric_interaction_ms']['median']:5.2f} float64)"
