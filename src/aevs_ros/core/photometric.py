@@ -113,10 +113,10 @@ def _fill_planes(image, camera, depth, border, out, interior_only):
     if interior_only:
         inside = (slice(None), slice(border, camera.height - border), slice(border, camera.width - border))
         gradient, product = gradient[inside], product[inside]
-        x_minus_y, minus_y_x, minus_y_minus_x = (grid[inside] for grid in terms.grids)
+        x_minus_y, minus_y_x = (grid[inside] for grid in terms.grids)
     else:
         inside = (slice(None),) * 3
-        x_minus_y, minus_y_x, minus_y_minus_x = terms.grids
+        x_minus_y, minus_y_x = terms.grids
     if np.ndim(depth):  # per-pixel depth: (1/Z, -1/Z) as images
         signed = np.array([1.0, -1.0])[:, None, None] / np.asarray(depth, dtype=np.float64)
         inverse_depth_pair = signed[inside].astype(dtype)
@@ -129,8 +129,8 @@ def _fill_planes(image, camera, depth, border, out, interior_only):
     np.add(product[0], product[1], out=q)
     np.multiply(q, minus_y_x, out=out[3:5])  # -y q, x q
     out[3:5] += gradient[::-1]  # -y q - I_y, x q + I_x
-    np.multiply(gradient, minus_y_minus_x, out=product)  # -y I_x, x I_y
-    np.add(product[0], product[1], out=out[5])
+    np.multiply(gradient, minus_y_x, out=product)  # -y I_x, -x I_y
+    np.subtract(product[0], product[1], out=out[5])
     q *= minus_inverse_depth
     return out
 
@@ -138,10 +138,10 @@ def _fill_planes(image, camera, depth, border, out, interior_only):
 @lru_cache(maxsize=16)
 def _camera_terms(camera: PinholeCamera, border: int, dtype: str) -> SimpleNamespace:
     """The derivative kernels scaled to normalised coordinates (I_x = fx dI/du, and -I_y), and
-    the coordinate grids the planes multiply: (x, -y), (-y, x), (-y, -x), each (2, h, w)."""
+    the coordinate grids the planes multiply: (x, -y) and (-y, x), each (2, h, w)."""
     x, y = (grid.astype(dtype) for grid in camera.normalized_grid())
     kernel = DERIVATIVE_KERNEL.reshape(1, -1)
-    grids = tuple(np.ascontiguousarray(np.stack(pair)) for pair in ((x, -y), (-y, x), (-y, -x)))
+    grids = tuple(np.ascontiguousarray(np.stack(pair)) for pair in ((x, -y), (-y, x)))
     for grid in grids:
         grid.flags.writeable = False
     return SimpleNamespace(kernel_u=(kernel * camera.fx).astype(dtype),
