@@ -122,7 +122,8 @@ def measure(method: str, settings: dict) -> dict:
     from ..core.servo import Servo
     from . import build_features
 
-    camera = default_camera(*settings["size"])
+    size = settings["size"]  # (width, height), or one side (bench loop passes its --size)
+    camera = default_camera(*((size, size) if isinstance(size, int) else size))
     scene = PlanarScene.load(settings["scene"])
     goal_image, images = image_sequence(scene, camera, settings["steps"] + WARM_UP_STEPS)
     rss_before = _peak_rss_mb()

@@ -115,6 +115,7 @@ class Clocks:
 
 def measure_ours(settings: dict) -> dict:
     """In a fresh one-thread process: the DVS servo loop, each iteration split into its parts."""
+    import cv2
     import numpy as np
 
     from ..core import se3
@@ -124,6 +125,7 @@ def measure_ours(settings: dict) -> dict:
     from ..core.servo import Servo, ServoState
     from ..core.simulator import SimConfig
 
+    cv2.setNumThreads(1)  # one thread, as the peer: OpenCV's own pool would otherwise help the renderer
     camera = default_camera(*settings["size"])
     scene = PlanarScene.load(settings["scene"])
     goal_pose = np.asarray(settings["goal_pose"])
