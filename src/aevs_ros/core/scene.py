@@ -123,9 +123,13 @@ class PlanarScene:
         """Depth along the optical axis at which each pixel's ray meets Z = 0 (inf if never)."""
         x, y = camera.normalized_grid()
         rotation, centre = world_T_camera[:3, :3], world_T_camera[:3, 3]
-        ray_z = rotation[2, 0] * x + rotation[2, 1] * y + rotation[2, 2]
+        # the ray's z is affine in (x, y): one broadcast pass, then one division in place
+        depth = np.add.outer(rotation[2, 1] * y[:, 0] + rotation[2, 2], rotation[2, 0] * x[0])
         with np.errstate(divide="ignore", invalid="ignore"):
-            depth = -centre[2] / ray_z
+            np.divide(-centre[2], depth, out=depth)
+        corners = depth[[0, 0, -1, -1], [0, -1, 0, -1]]
+        if np.all(corners > 0) and np.all(np.isfinite(corners)):
+            return depth  # affine ray z: positive at the corners is positive everywhere
         return np.where(depth > 0, depth, np.inf)
 
     def _level_of_detail(self, camera: PinholeCamera, pixel_from_scene: np.ndarray) -> float:
@@ -150,9 +154,28 @@ class PlanarScene:
 
     def _valid(self, camera, world_T_camera, pixel_from_scene, depth) -> np.ndarray:
         """Pixels whose ray meets the plane in front of the camera, inside the scene."""
+        if self._sees_only_scene(camera, pixel_from_scene, depth):
+            return np.ones(camera.shape, bool)
         inside = self._warp(self._ones, pixel_from_scene, (camera.width, camera.height),
                             cv2.INTER_NEAREST, 0)
         return (inside > 0) & np.isfinite(depth)
+
+    def _sees_only_scene(self, camera, pixel_from_scene, depth) -> bool:
+        """True when every pixel sees the scene: the plane is in front of the whole view and
+        the view's corners land a pixel inside the scene image. A homography without a
+        horizon in view maps the image rectangle to a convex quadrilateral, so the corners
+        decide for every pixel (and the per-pixel warp of the mask can be skipped)."""
+        corners_depth = depth[[0, 0, -1, -1], [0, -1, 0, -1]]
+        if not np.all(np.isfinite(corners_depth)):
+            return False
+        corners = np.array([[0, camera.width - 1, 0, camera.width - 1],
+                            [0, 0, camera.height - 1, camera.height - 1], [1.0, 1.0, 1.0, 1.0]])
+        scene = np.linalg.solve(pixel_from_scene, corners)
+        if not np.all(scene[2] * scene[2, 0] > 0):
+            return False
+        columns, rows = scene[0] / scene[2], scene[1] / scene[2]
+        height, width = self.image.shape
+        return bool(np.all((columns >= 1) & (columns <= width - 2) & (rows >= 1) & (rows <= height - 2)))
 
     def render(self, camera: PinholeCamera, world_T_camera: np.ndarray) -> RenderedView:
         """The grayscale view of ``camera`` at ``world_T_camera`` (float32, [0, 1])."""
@@ -167,8 +190,10 @@ class PlanarScene:
         image = self._warp_level(low, pixel_from_scene, size)
         blend = lod - low
         if blend > 1e-6 and low + 1 < len(self.pyramid):
-            image = (1 - blend) * image + blend * self._warp_level(low + 1, pixel_from_scene, size)
-        image = np.where(valid, image, self.background).astype(np.float32)
+            coarser = self._warp_level(low + 1, pixel_from_scene, size)
+            image = cv2.addWeighted(image, 1 - blend, coarser, blend, 0.0)  # one fused pass
+        if not valid.all():
+            image = np.where(valid, image, self.background).astype(np.float32)
         if self.blur_sigma > 0:
             image = cv2.GaussianBlur(image, (0, 0), self.blur_sigma, borderType=cv2.BORDER_REPLICATE)
         return RenderedView(image, valid, depth)

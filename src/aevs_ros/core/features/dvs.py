@@ -5,12 +5,16 @@ import cv2
 import numpy as np
 
 from ..control import tukey_weights
-from ..photometric import MIN_BORDER, check_image, photometric_interaction
+from ..photometric import MIN_BORDER, check_image, interaction_planes
 from .base import Feature, FeatureSample
 
 
 class PhotometricFeature(Feature):
-    """s = the interior pixels of I (the border, where gradients are invalid, is left out)."""
+    """s = the interior pixels of I (the border, where gradients are invalid, is left out).
+
+    L is float32 (the image's precision), written straight into the interior planes it is
+    returned as: the largest array of the servo step is built once, in one place.
+    """
 
     name = "dvs"
 
@@ -25,9 +29,10 @@ class PhotometricFeature(Feature):
         s = image[interior].astype(np.float64).ravel()
         if not with_interaction:
             return FeatureSample(s, None)
-        photometric = photometric_interaction(image, self.camera, self.depth, self.border)
-        planes = photometric.T.reshape((6,) + self.camera.shape)
-        return FeatureSample(s, planes[(slice(None),) + interior].reshape(6, -1).T)
+        h, w = self.camera.shape
+        planes = np.empty((6, h - 2 * self.border, w - 2 * self.border), np.float32)
+        interaction_planes(image, self.camera, self.depth, self.border, planes)
+        return FeatureSample(s, planes.reshape(6, -1).T)
 
     def reconstruct(self, s: np.ndarray) -> np.ndarray:
         h, w = self.camera.shape
