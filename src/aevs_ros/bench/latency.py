@@ -110,7 +110,9 @@ def _milliseconds(seconds, cpu_seconds=None) -> dict:
 
 def measure(method: str, settings: dict) -> dict:
     """Run in a fresh process: time ``settings['steps']`` servo steps of one method."""
-    if method == "aevs":
+    from ..core.features.registry import family
+
+    if family(method).uses_torch:
         import torch
 
         torch.set_num_threads(settings["threads"])
@@ -163,7 +165,7 @@ def measure(method: str, settings: dict) -> dict:
         "peak_rss_before_feature_mb": rss_before,
         "steps": len(step_seconds[keep]),
     }
-    if method == "aevs":
+    if family(method).uses_torch:
         import torch
 
         result["torch_threads"] = torch.get_num_threads()
