@@ -5,7 +5,7 @@ import json
 
 from aevs_ros.bench.runtimes import ForwardModeEncoder, multiply_adds
 from aevs_ros.cli import main
-from aevs_ros.learning.linearize import EncoderLinearization
+from aevs_ros.core.network.linearize import EncoderLinearization
 
 
 def test_the_traceable_pass_equals_the_servo_linearization(tiny_model, tiny_model_file):

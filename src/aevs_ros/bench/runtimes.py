@@ -1,7 +1,7 @@
 """`aevs bench runtimes`: the AEVS encoder's batch of 7 on each CPU runtime that is installed.
 
 The servo's AEVS step pushes one batch of 7 through the encoder: the image and the six columns
-of L_I as tangents (learning/linearize.py). This times that pass, image and L_I in, z and L_z
+of L_I as tangents (core/network/linearize.py). This times that pass, image and L_I in, z and L_z
 out, with PyTorch eager (the servo's EncoderLinearization), torch.compile, ONNX Runtime and
 OpenVINO, on 1 and 2 threads, each in a fresh process; a runtime that is not installed is
 skipped with the reason. "eager" is the servo's own call; eager-nchw and eager-channels-last
@@ -67,7 +67,7 @@ class ForwardModeEncoder:
         import torch.nn.functional as F
         from torch import nn
 
-        from ..learning.model import BasicBlock, InputNormalization
+        from ..core.network.model import BasicBlock, InputNormalization
 
         folded = linearization.folded
 
@@ -129,7 +129,7 @@ def _inputs(model_path):
     from ..core.camera import default_camera
     from ..core.photometric import photometric_interaction
     from ..core.scene import PlanarScene
-    from ..learning.model import load_model
+    from ..core.network.model import load_model
     from .cases import look_at_cases
 
     size = load_model(model_path).config.input_size
@@ -179,8 +179,8 @@ def measure(runtime: str, threads: int, settings: dict) -> dict:
     import torch
 
     torch.set_num_threads(threads)
-    from ..learning.linearize import EncoderLinearization
-    from ..learning.model import load_model
+    from ..core.network.linearize import EncoderLinearization
+    from ..core.network.model import load_model
 
     encoder = load_model(settings["model"]).model.encoder
     linearization = EncoderLinearization(encoder)
@@ -249,8 +249,8 @@ def multiply_adds(model_path) -> int:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from ..learning.linearize import EncoderLinearization
-    from ..learning.model import load_model
+    from ..core.network.linearize import EncoderLinearization
+    from ..core.network.model import load_model
 
     linearization = EncoderLinearization(load_model(model_path).model.encoder)
     _, _, batch = _inputs(model_path)

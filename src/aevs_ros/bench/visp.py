@@ -120,10 +120,10 @@ def measure_ours(settings: dict) -> dict:
 
     from ..core import se3
     from ..core.camera import default_camera
-    from ..core.features.base import make_feature
+    from ..core.features import make_feature
     from ..core.scene import PlanarScene
     from ..core.servo import Servo, ServoState
-    from ..core.simulator import SimConfig
+    from ..core.simulator import SIMULATED_SERVO, SimConfig
 
     cv2.setNumThreads(1)  # one thread, as the peer: OpenCV's own pool would otherwise help the renderer
     camera = default_camera(*settings["size"])
@@ -141,7 +141,7 @@ def measure_ours(settings: dict) -> dict:
         stamps["featured"] = Clocks.now()
         return sample
 
-    servo = Servo(feature)
+    servo = Servo(feature, SIMULATED_SERVO)
     servo.set_goal(scene.render(camera, goal_pose).image)
     feature.compute = timed_compute
     dt = SimConfig().dt
@@ -174,11 +174,10 @@ def measure_peer(executable: Path, settings: dict, scene_file: Path) -> dict:
 
     from ..core import se3
     from ..core.camera import default_camera
-    from ..core.servo import ServoConfig
-    from ..core.simulator import SimConfig
+    from ..core.simulator import SIMULATED_SERVO, SimConfig
 
     camera = default_camera(*settings["size"])
-    config = ServoConfig()
+    config = SIMULATED_SERVO
     goal_pose = np.asarray(settings["goal_pose"])
 
     def pose_text(world_T_camera):
