@@ -6,6 +6,9 @@ from __future__ import annotations
 
 from . import DEFAULT_OUT, output_path
 
+#: TrainConfig settings that do not change the model trained: a model differing only in these is reused
+NOT_TRAINED = ("progress", "threads", "device")
+
 
 def add_sweep_arguments(parser, name: str, input_size: int = 64, train_images: int = 2000,
                         epochs: int = 5, cases: int = 50) -> None:
@@ -23,6 +26,9 @@ def add_sweep_arguments(parser, name: str, input_size: int = 64, train_images: i
                         help="comma-separated test sets (default look_at,screw)")
     parser.add_argument("--iterations", type=int, default=1500, help="iteration budget (default %(default)s)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
+    parser.add_argument("--threads", type=int, default=0,
+                        help="torch threads of the training (default 0: torch's default; 1 is much faster "
+                             "on a machine whose cores are busy with other work)")
     parser.add_argument("--retrain", action="store_true", help="train again even if the model file exists")
     parser.add_argument("--json", default=None, help=f"result JSON (default {DEFAULT_OUT}/{name}.json)")
     parser.add_argument("--out", default=DEFAULT_OUT,
@@ -38,10 +44,10 @@ def train_model(args, label: str, folder, command_line: str, **architecture) -> 
 
     model = folder / f"aevs_{label}.pt"
     config = TrainConfig(input_size=args.input_size, train_images=args.train_images,
-                         val_images=args.val_images, epochs=args.epochs, out=str(model),
+                         val_images=args.val_images, epochs=args.epochs, threads=args.threads, out=str(model),
                          work_dir=str(folder / f"work_{label}"), **architecture)
     settings_file = folder / f"aevs_{label}.settings.json"
-    settings = json.dumps({key: value for key, value in vars(config).items() if key != "progress"},
+    settings = json.dumps({key: value for key, value in vars(config).items() if key not in NOT_TRAINED},
                           sort_keys=True, default=str)
     trained_alike = settings_file.is_file() and settings_file.read_text() == settings
     if not args.retrain and model.is_file() and trained_alike:
