@@ -17,8 +17,7 @@ from __future__ import annotations
 
 import argparse
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
 
@@ -31,13 +30,18 @@ DIFFICULTY_SEED = 2116
 #: draws allowed per case before giving up (a batch that the gantry can hardly reach)
 MAX_DRAWS_PER_CASE = 1000
 
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ..robot import GantryModel, SafetyConfig
+
 
 @dataclass(frozen=True)
 class GantryReach:
     """Which camera poses the gantry can take: its kinematic model and safety limits."""
 
-    model: object  #: robot.gantry.GantryModel
-    safety: object  #: robot.safety.SafetyConfig
+    model: GantryModel
+    safety: SafetyConfig
 
     @classmethod
     def from_parameter_file(cls, path=None) -> GantryReach:
@@ -86,6 +90,8 @@ def difficulty_cases(sigma_cm: float, count: int, reach: GantryReach, scene, cam
 
     Raises ConfigurationError when a case needs more than MAX_DRAWS_PER_CASE draws.
     """
+    import numpy as np
+
     from ..core import se3
     from ..core.errors import ConfigurationError
     from .cases import ServoCase
@@ -177,6 +183,8 @@ def run(args) -> int:
     import os
     from dataclasses import asdict
     from pathlib import Path
+
+    import numpy as np
 
     from ..core import se3
     from ..core.camera import default_camera
