@@ -9,13 +9,14 @@ from aevs_ros.core.camera import default_camera
 from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.core.features.pca import PCAFeature
 from aevs_ros.core.servo import ServoConfig
+from aevs_ros.core.network.model import load_model
 
 
 def test_benchmarks_are_registered(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "--help"])
     help_text = capsys.readouterr().out
-    for name in ("fit-pca", "latency", "table1", "landscape", "sweep-latent"):
+    for name in ("fit-pca", "latency", "table1", "landscape", "sweep-latent", "sweep-depth", "difficulty"):
         assert name in help_text
 
 
@@ -59,3 +60,15 @@ def test_sweep_latent_trains_evaluates_and_reuses(tmp_path, capsys):
     assert (tmp_path / "sweep_latent.png").is_file()
     assert main(arguments) == 0
     assert "reusing" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sweep_depth_trains_one_model_per_depth_and_reports_after_each(tmp_path):
+    assert main(["bench", "sweep-depth", "--depths", "4,1", "--input-size", "32", "--train-images", "40",
+                 "--val-images", "10", "--epochs", "1", "--cases", "1", "--tests", "look_at", "--iterations", "5",
+                 "--threads", "1", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "sweep_depth.json").read_text())
+    assert report["depths"] == [1, 4] and list(report["results"]) == ["1", "4"]
+    assert set(report["results"]["1"]) == {"look_at"} and report["evaluation_wall_s"]["4"] > 0
+    assert load_model(report["training"]["1"]["model"]).config.active_blocks == 1
+    assert (tmp_path / "sweep_depth.png").is_file()

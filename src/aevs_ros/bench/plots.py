@@ -85,17 +85,82 @@ def plot_landscapes(grids: dict, offsets_m: np.ndarray, path) -> Path:
 
 def plot_latent_sweep(sizes: list[int], rates: dict, path) -> Path:
     """Convergence rate against latent size per test set (the paper's Fig. 5a)."""
+    return _plot_rate_sweep(sizes, rates, path, "latent size D", "AEVS convergence rate vs latent size", log2=True)
+
+
+def plot_depth_sweep(depths: list[int], rates: dict, path) -> Path:
+    """Convergence rate against the number of active residual blocks per test set (the paper's Fig. 5b)."""
+    return _plot_rate_sweep(depths, rates, path, "active residual blocks (encoder and decoder)",
+                            "AEVS convergence rate vs network depth")
+
+
+def _plot_rate_sweep(values: list[int], rates: dict, path, xlabel: str, title: str, log2: bool = False) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.8))
-    for test, values in rates.items():
-        ax.plot(sizes, [100 * v for v in values], "o-", label=test.replace("_", "-"))
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(sizes, [str(size) for size in sizes])
-    ax.set_xlabel("latent size D")
+    for test, test_rates in rates.items():
+        ax.plot(values, [100 * v for v in test_rates], "o-", label=test.replace("_", "-"))
+    if log2:
+        ax.set_xscale("log", base=2)
+    ax.set_xticks(values, [str(value) for value in values])
+    ax.set_xlabel(xlabel)
     ax.set_ylabel("converged [%]")
     ax.set_ylim(0, 105)
     ax.legend()
-    ax.set_title("AEVS convergence rate vs latent size")
+    ax.set_title(title)
+    return _save(fig, path)
+
+
+def plot_difficulty_rates(results: dict, sigmas: list[float], methods: list[str], path) -> Path:
+    """Convergence rate per method against the batches' x/y standard deviation (the paper's Fig. 6a)."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    styles = zip(("o", "s", "^", "D", "v", "P"), ("-", "--", "-.", ":", "-", "--"))
+    for method, (marker, line) in zip(methods, styles):
+        ax.plot(sigmas, [100 * results[f"{sigma:g}"][method]["converged_rate"] for sigma in sigmas],
+                marker=marker, ls=line, ms=5, label=method)
+    ax.set_xscale("log")
+    ax.set_xticks(sigmas, [f"{sigma:g}" for sigma in sigmas])
+    ax.minorticks_off()
+    ax.set_xlabel("start offset σ on x/y [cm] (z: σ/2)")
+    ax.set_ylabel("converged [%]")
+    ax.set_ylim(0, 105)
+    ax.legend(fontsize=8)
+    cases = results[f"{sigmas[0]:g}"][methods[0]]["cases"]
+    ax.set_title(f"convergence per difficulty batch ({cases} cases each)")
+    return _save(fig, path)
+
+
+def plot_difficulty_paths(trajectories: dict, records: list[dict], sigmas: list[float], methods: list[str],
+                          goal_position, path) -> Path:
+    """Camera paths in 3-D, one panel per method, coloured by batch; crosses mark the starts of the
+    runs that did not converge (the paper's Fig. 6b)."""
+    plt = _pyplot()
+    fig = plt.figure(figsize=(4.6 * len(methods), 4.8))
+    colours = plt.get_cmap("viridis")(np.linspace(0, 0.9, len(sigmas)))
+    labels = {f"sigma_{sigma:g}cm": (f"σ {sigma:g} cm", colour) for sigma, colour in zip(sigmas, colours)}
+    for column, method in enumerate(methods):
+        ax = fig.add_subplot(1, len(methods), column + 1, projection="3d")
+        failed = 0
+        for record in (r for r in records if r["method"] == method):
+            label, colour = labels[record["test"]]
+            positions = trajectories[(record["test"], record["case"], method)]
+            positions = positions[:: max(1, len(positions) // 150)]  # enough points for a smooth line
+            ax.plot(*positions.T, color=colour, lw=0.6, alpha=0.7)
+            if record["converged"]:
+                ax.scatter(*positions[0], color=colour, s=6)
+            else:
+                failed += 1
+                ax.scatter(*positions[0], color=colour, marker="x", s=40, linewidths=1.5)
+        ax.scatter(*goal_position, color="red", marker="*", s=120, zorder=5)
+        ax.set_xlabel("x [m]", fontsize=8)
+        ax.set_ylabel("y [m]", fontsize=8)
+        ax.set_zlabel("z [m]", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.set_title(f"{method}: {failed} not converged (x)", fontsize=10)
+    handles = [plt.Line2D([], [], color=colour, label=label) for label, colour in labels.values()]
+    handles.append(plt.Line2D([], [], color="red", marker="*", ls="", label="goal"))
+    fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8)
+    fig.subplots_adjust(bottom=0.12)
     return _save(fig, path)
 
 

@@ -91,7 +91,10 @@ def run_case(task) -> dict:
                                _WORKER["settings"], record_images=False)
     except AevsError as exc:  # a bad case must not end a long run: record it as a failure
         return failed_record(case, method, f"error: {exc}")
-    return {**case_record(case, result), "cpu_time_s": time.process_time() - started}
+    record = {**case_record(case, result), "cpu_time_s": time.process_time() - started}
+    if _WORKER["settings"].get("record_positions"):  # camera paths, for figures (bench difficulty)
+        record["positions_m"] = [pose[:3, 3].tolist() for pose in result.poses]
+    return record
 
 
 def run_example(task):

@@ -72,6 +72,9 @@ class TrainConfig:
     latent_dim: int = _param(_MODEL.latent_dim, "size of the latent z (the servoing features)")
     stage_channels: tuple[int, ...] = _param(_MODEL.stage_channels, "channels of the ResNet stages")
     blocks_per_stage: int = _param(_MODEL.blocks_per_stage, "residual blocks per stage")
+    active_blocks: int = _param(_MODEL.active_blocks, "residual blocks kept whole (the first of the "
+                                "encoder, the last of the decoder; the others keep only their skip "
+                                "path); 0 = all")
     # optimisation
     loss: str = _param("dct", f"reconstruction loss: {' or '.join(LOSSES)}")
     learning_rate: float = _param(1e-3, "Adam learning rate")
@@ -110,7 +113,8 @@ class TrainConfig:
     def model_config(self) -> AutoencoderConfig:
         return AutoencoderConfig(input_size=self.input_size, latent_dim=self.latent_dim,
                                  stage_channels=self.stage_channels,
-                                 blocks_per_stage=self.blocks_per_stage)
+                                 blocks_per_stage=self.blocks_per_stage,
+                                 active_blocks=self.active_blocks)
 
     def view_sampling(self) -> ViewSampling:
         return ViewSampling(**{f.name: getattr(self, f.name) for f in fields(ViewSampling)})

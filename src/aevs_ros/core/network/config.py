@@ -15,6 +15,9 @@ class AutoencoderConfig:
     latent_dim: int = 32
     stage_channels: tuple[int, ...] = (16, 32, 64, 128)  #: a quarter of ResNet-18's widths
     blocks_per_stage: int = 2
+    #: residual blocks kept whole: the first ones of the encoder and the last ones of the decoder;
+    #: the others keep only their skip path (the paper's Fig. 5b); 0 = all
+    active_blocks: int = 0
     input_mean: float = 0.5  #: network input = (image - input_mean) / input_std
     input_std: float = 0.25
 
@@ -24,6 +27,9 @@ class AutoencoderConfig:
             raise ValueError(f"stage_channels must be positive, got {self.stage_channels}")
         if self.blocks_per_stage < 1 or self.latent_dim < 1 or self.input_std <= 0:
             raise ValueError("blocks_per_stage, latent_dim and input_std must be positive")
+        if not 0 <= self.active_blocks <= self.total_blocks:
+            raise ValueError(f"active_blocks must lie in [0, {self.total_blocks}] (0 = all), "
+                             f"got {self.active_blocks}")
         if self.input_size < 1 or self.input_size % self.downsampling_factor:
             raise ValueError(
                 f"input_size {self.input_size} must be a multiple of {self.downsampling_factor} "
@@ -37,3 +43,13 @@ class AutoencoderConfig:
     @property
     def final_map_size(self) -> int:
         return self.input_size // self.downsampling_factor
+
+    @property
+    def total_blocks(self) -> int:
+        """Residual blocks of the encoder (and of the decoder)."""
+        return len(self.stage_channels) * self.blocks_per_stage
+
+    def block_is_active(self, index: int, decoder: bool = False) -> bool:
+        """Whether residual block ``index`` (in forward order) is whole or only its skip path."""
+        active = self.active_blocks or self.total_blocks
+        return index >= self.total_blocks - active if decoder else index < active

@@ -7,6 +7,8 @@ make L_z non-unique), and a grouped convolution covering the whole last feature
 map instead of global average pooling (pooling's invariance hurts control),
 followed by a linear projection to the latent z. Decoder d: the mirror image,
 with upsampling in place of downsampling, its own weights and a sigmoid output.
+A shallower network for the paper's Fig. 5b (AutoencoderConfig.active_blocks) keeps
+only the skip path of the later encoder blocks and of the earlier decoder blocks.
 
 Input normalisation: the model takes grayscale images in [0, 1] and maps them to
 (image - input_mean) / input_std inside the encoder, so callers (and L_I) stay in
@@ -75,6 +77,25 @@ class BasicBlock(nn.Module):
         return self.relu(branch + identity)
 
 
+def skip_path(in_channels: int, out_channels: int, resample: str | None = None) -> nn.Sequential:
+    """What an inactive BasicBlock keeps (the paper's Fig. 5b): only its shortcut, linear.
+
+    The same resampling and 1x1 projection as the block's shortcut, or the identity where the
+    block has none. A Sequential, so linearize.py needs no rule of its own for it.
+    """
+    layers = [nn.Upsample(scale_factor=2, mode="nearest")] if resample == "up" else []
+    if resample is not None or in_channels != out_channels:
+        layers.append(conv(in_channels, out_channels, 1, stride=2 if resample == "down" else 1))
+    return nn.Sequential(*layers)
+
+
+def residual_block(config: AutoencoderConfig, index: int, decoder: bool, in_channels: int,
+                   out_channels: int, resample: str | None) -> nn.Module:
+    """Block ``index`` (in forward order): whole if the config keeps it active, else its skip path."""
+    whole = config.block_is_active(index, decoder)
+    return (BasicBlock if whole else skip_path)(in_channels, out_channels, resample)
+
+
 class Encoder(nn.Sequential):
     """Image (B, 1, H, W) in [0, 1] -> latent z (B, latent_dim).
 
@@ -89,7 +110,8 @@ class Encoder(nn.Sequential):
         for stage, out_channels in enumerate(channels):
             for index in range(config.blocks_per_stage):
                 downsample = stage > 0 and index == 0
-                blocks.append(BasicBlock(in_channels, out_channels, "down" if downsample else None))
+                blocks.append(residual_block(config, len(blocks), False, in_channels, out_channels,
+                                             "down" if downsample else None))
                 in_channels = out_channels
         super().__init__(OrderedDict(
             normalize=InputNormalization(config.input_mean, config.input_std),
@@ -120,7 +142,8 @@ class Decoder(nn.Module):
             for index in range(config.blocks_per_stage):
                 upsample = not is_last_stage and index == config.blocks_per_stage - 1
                 out_channels = reversed_channels[stage + 1] if upsample else in_channels
-                blocks.append(BasicBlock(in_channels, out_channels, "up" if upsample else None))
+                blocks.append(residual_block(config, len(blocks), True, in_channels, out_channels,
+                                             "up" if upsample else None))
                 in_channels = out_channels
         self.stages = nn.Sequential(*blocks)
         first = channels[0]
