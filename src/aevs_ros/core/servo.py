@@ -13,6 +13,7 @@ import numpy as np
 from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
+from .roll_aid import RollAid
 
 ZERO_TWIST = np.zeros(6)
 #: a goal whose interaction matrix has sigma_min / sigma_max below this cannot constrain the six
@@ -49,6 +50,9 @@ class ServoConfig:
     disturbance_factor: float = 20.0
     #: fault when the feature error grew this many steps in a row (0 disables)
     divergence_steps: int = 60
+    #: [deg] start a goal by turning about the optical axis when the view is rolled from it by
+    #: more than this, then hand over to the law (core.roll_aid); 0: off
+    roll_aid: float = 0.0
 
     def __post_init__(self):
         if not self.gain > 0:
@@ -63,6 +67,8 @@ class ServoConfig:
             raise ConfigurationError("convergence thresholds must be positive")
         if self.divergence_steps < 0:
             raise ConfigurationError("divergence_steps must be >= 0")
+        if not 0 <= self.roll_aid < 180:
+            raise ConfigurationError(f"roll_aid must be in [0, 180) deg, got {self.roll_aid}")
         object.__setattr__(self, "interaction", InteractionChoice(self.interaction))
 
 
@@ -88,6 +94,7 @@ class Servo:
         self.iteration = 0
         self._last_error = np.inf
         self._growing_steps = 0
+        self._roll_aid: RollAid | None = None
 
     @property
     def has_goal(self) -> bool:
@@ -107,6 +114,7 @@ class Servo:
         self.goal, self.goal_image = goal, image
         self.state, self.iteration = ServoState.SERVOING, 0
         self._last_error, self._growing_steps = np.inf, 0
+        self._roll_aid = RollAid(image, self.feature.camera, self.config.roll_aid) if self.config.roll_aid else None
 
     def reconfigure(self, config: ServoConfig) -> None:
         """Take new settings. A new interaction law re-encodes the goal (with L* only if the law
@@ -125,8 +133,10 @@ class Servo:
             self.state = ServoState.SERVOING if self.has_goal else ServoState.IDLE
 
     def damping(self) -> float:
-        """The Levenberg-Marquardt mu of the current step (see ServoConfig.mu_final)."""
-        switched = 0 < self.config.mu_switch_iteration <= self.iteration
+        """The Levenberg-Marquardt mu of the current step (see ServoConfig.mu_final); the schedule
+        counts the law's steps, not those of a roll phase."""
+        law_steps = self.iteration - (self._roll_aid.steps if self._roll_aid else 0)
+        switched = 0 < self.config.mu_switch_iteration <= law_steps
         return self.config.mu_final if switched else self.config.mu
 
     def fault(self, reason: str) -> ServoCommand:
@@ -142,6 +152,9 @@ class Servo:
             self.state = ServoState.IDLE
             return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="no goal image set")
         try:
+            roll_twist = self._roll_aid.twist(image, self.config.gain) if self._roll_aid else None
+            if roll_twist is not None:
+                return self._roll_step(image, roll_twist)
             current = self.feature.compute(image, with_interaction=self.config.interaction.uses_current)
             _check_finite(current, "features")
             error = current.s - self.goal.s
@@ -172,6 +185,16 @@ class Servo:
         self.state = ServoState.SERVOING
         velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
         return ServoCommand(velocity, self.state, self.iteration, error_norm, features=current.s)
+
+    def _roll_step(self, image: np.ndarray, twist: np.ndarray) -> ServoCommand:
+        """A step of the roll phase: the aid's twist; the features only for the report."""
+        current = self.feature.compute(image, with_interaction=False)
+        _check_finite(current, "features")
+        self.iteration += 1
+        self.state = ServoState.SERVOING
+        velocity = clamp_twist(twist, self.config.max_linear_velocity, self.config.max_angular_velocity)
+        return ServoCommand(velocity, self.state, self.iteration, float(np.linalg.norm(current.s - self.goal.s)),
+                            "turning about the optical axis", current.s)
 
 
 def _check_finite(sample: FeatureSample, what: str) -> None:
