@@ -53,6 +53,9 @@ class ServoConfig:
     #: [deg] start a goal by turning about the optical axis when the view is rolled from it by
     #: more than this, then hand over to the law (core.roll_aid); 0: off
     roll_aid: float = 0.0
+    #: mu is multiplied by this on the tilt (wx, wy), the rotations a failing screw start trades
+    #: its roll for; 1 is the paper's law
+    tilt_damping: float = 1.0
 
     def __post_init__(self):
         if not self.gain > 0:
@@ -69,6 +72,8 @@ class ServoConfig:
             raise ConfigurationError("divergence_steps must be >= 0")
         if not 0 <= self.roll_aid < 180:
             raise ConfigurationError(f"roll_aid must be in [0, 180) deg, got {self.roll_aid}")
+        if not self.tilt_damping > 0:
+            raise ConfigurationError(f"tilt_damping must be positive, got {self.tilt_damping}")
         object.__setattr__(self, "interaction", InteractionChoice(self.interaction))
 
 
@@ -159,7 +164,8 @@ class Servo:
             _check_finite(current, "features")
             error = current.s - self.goal.s
             interaction = self.config.interaction.select(current.L, self.goal.L)
-            raw = levenberg_marquardt(interaction, error, self.config.gain, self.damping())
+            raw = levenberg_marquardt(interaction, error, self.config.gain, self.damping(),
+                                      (1.0, 1.0, 1.0, self.config.tilt_damping, self.config.tilt_damping, 1.0))
         except (AevsError, np.linalg.LinAlgError) as exc:
             return self.fault(str(exc))
         if not np.isfinite(raw).all():

@@ -76,6 +76,10 @@ PARAMETERS = (
           'leave CONVERGED when the asked-for step exceeds the thresholds this many times [-]', low=1.0, high=1e9),
     Param('divergence_steps', _CONFIG.divergence_steps,
           'FAULT when the feature error grew this many steps in a row; 0 = never', low=0, high=10**9),
+    Param('roll_aid', _CONFIG.roll_aid, 'start a goal by turning about the optical axis when the view is rolled '
+          'from it by more than this, then the law; 0 = off; from the next goal [deg]', low=0.0, high=179.9),
+    Param('tilt_damping', _CONFIG.tilt_damping, 'mu is multiplied by this on the tilt rates wx, wy; 1 = the '
+          "paper's law [-]", low=1e-6, high=1e9),
     Param('compute_threads', 0, 'CPU threads of the feature computation (torch); 0 = the library default. '
           'On a small CPU, 1 leaves a core to the camera and robot nodes', read_only=True, low=0, high=256),
     Param('image_timeout', 0.5, 'FAULT (zero twist) when no camera image arrived for this long [s]',
