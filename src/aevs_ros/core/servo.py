@@ -10,6 +10,7 @@ from enum import IntEnum
 
 import numpy as np
 
+from .coarse_start import CoarseStart
 from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
@@ -56,6 +57,9 @@ class ServoConfig:
     #: mu is multiplied by this on the tilt (wx, wy), the rotations a failing screw start trades
     #: its roll for; 1 is the paper's law
     tilt_damping: float = 1.0
+    #: [px] start a goal on images blurred by a Gaussian of this sigma, then the images
+    #: themselves (core.coarse_start); 0: off
+    coarse_blur: float = 0.0
 
     def __post_init__(self):
         if not self.gain > 0:
@@ -74,6 +78,8 @@ class ServoConfig:
             raise ConfigurationError(f"roll_aid must be in [0, 180) deg, got {self.roll_aid}")
         if not self.tilt_damping > 0:
             raise ConfigurationError(f"tilt_damping must be positive, got {self.tilt_damping}")
+        if not self.coarse_blur >= 0:
+            raise ConfigurationError(f"coarse_blur must be >= 0, got {self.coarse_blur}")
         object.__setattr__(self, "interaction", InteractionChoice(self.interaction))
 
 
@@ -100,6 +106,7 @@ class Servo:
         self._last_error = np.inf
         self._growing_steps = 0
         self._roll_aid: RollAid | None = None
+        self._coarse: CoarseStart | None = None
 
     @property
     def has_goal(self) -> bool:
@@ -120,6 +127,8 @@ class Servo:
         self.state, self.iteration = ServoState.SERVOING, 0
         self._last_error, self._growing_steps = np.inf, 0
         self._roll_aid = RollAid(image, self.feature.camera, self.config.roll_aid) if self.config.roll_aid else None
+        self._coarse = (CoarseStart(self.feature, image, self.config.coarse_blur, self.config.interaction.uses_desired)
+                        if self.config.coarse_blur else None)
 
     def reconfigure(self, config: ServoConfig) -> None:
         """Take new settings. A new interaction law re-encodes the goal (with L* only if the law
@@ -160,10 +169,13 @@ class Servo:
             roll_twist = self._roll_aid.twist(image, self.config.gain) if self._roll_aid else None
             if roll_twist is not None:
                 return self._roll_step(image, roll_twist)
-            current = self.feature.compute(image, with_interaction=self.config.interaction.uses_current)
+            coarse = self._coarse
+            goal = coarse.goal if coarse else self.goal
+            current = self.feature.compute(coarse.blur(image) if coarse else image,
+                                           with_interaction=self.config.interaction.uses_current)
             _check_finite(current, "features")
-            error = current.s - self.goal.s
-            interaction = self.config.interaction.select(current.L, self.goal.L)
+            error = current.s - goal.s
+            interaction = self.config.interaction.select(current.L, goal.L)
             raw = levenberg_marquardt(interaction, error, self.config.gain, self.damping(),
                                       (1.0, 1.0, 1.0, self.config.tilt_damping, self.config.tilt_damping, 1.0))
         except (AevsError, np.linalg.LinAlgError) as exc:
@@ -181,6 +193,12 @@ class Servo:
                 return command
         step_t = np.linalg.norm(raw[:3]) / self.config.gain
         step_r = np.linalg.norm(raw[3:]) / self.config.gain
+        if coarse:  # no convergence on blurred images: hand over to the sharp ones instead
+            if coarse.finished(step_t, step_r):
+                self._coarse, self._last_error, self._growing_steps = None, np.inf, 0
+            self.state = ServoState.SERVOING
+            velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
+            return ServoCommand(velocity, self.state, self.iteration, error_norm, features=current.s)
         at_goal = step_t < self.config.convergence_translation and step_r < self.config.convergence_rotation
         disturbed = (step_t > self.config.disturbance_factor * self.config.convergence_translation
                      or step_r > self.config.disturbance_factor * self.config.convergence_rotation)

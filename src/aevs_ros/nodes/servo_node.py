@@ -80,6 +80,8 @@ PARAMETERS = (
           'from it by more than this, then the law; 0 = off; from the next goal [deg]', low=0.0, high=179.9),
     Param('tilt_damping', _CONFIG.tilt_damping, 'mu is multiplied by this on the tilt rates wx, wy; 1 = the '
           "paper's law [-]", low=1e-6, high=1e9),
+    Param('coarse_blur', _CONFIG.coarse_blur, 'start a goal on images blurred by a Gaussian of this sigma, '
+          'then on the images; 0 = off; from the next goal [px]', low=0.0, high=1e3),
     Param('compute_threads', 0, 'CPU threads of the feature computation (torch); 0 = the library default. '
           'On a small CPU, 1 leaves a core to the camera and robot nodes', read_only=True, low=0, high=256),
     Param('image_timeout', 0.5, 'FAULT (zero twist) when no camera image arrived for this long [s]',
