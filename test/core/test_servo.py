@@ -31,6 +31,9 @@ def test_levenberg_marquardt_damps_each_degree_of_freedom_by_its_weight():
     assert np.allclose(levenberg_marquardt(interaction, error, 1.0, 0.01, weights), expected)
     assert np.allclose(levenberg_marquardt(interaction, error, 1.0, 0.01, np.ones(6)),
                        levenberg_marquardt(interaction, error, 1.0, 0.01))
+    # unit weights leave the law bit for bit as it was, in the features' precision (AEVS: float32)
+    single = interaction.astype(np.float32), error.astype(np.float32)
+    assert np.array_equal(levenberg_marquardt(*single, 1.0, 0.01, np.ones(6)), levenberg_marquardt(*single, 1.0, 0.01))
     with pytest.raises(ConfigurationError):
         ServoConfig(tilt_damping=0.0)
 

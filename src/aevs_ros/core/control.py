@@ -44,7 +44,7 @@ def levenberg_marquardt(interaction: np.ndarray, error: np.ndarray, gain: float,
         raise ConfigurationError(
             f"interaction matrix {interaction.shape} does not match an error of {error.shape[0]} features")
     hessian = interaction.T @ interaction
-    weights = 1.0 if damping_weights is None else np.asarray(damping_weights, float)
+    weights = 1.0 if damping_weights is None else np.asarray(damping_weights, hessian.dtype)
     damped = hessian + mu * np.diag(weights * np.diag(hessian))
     return -gain * np.linalg.solve(damped, interaction.T @ error)
 
