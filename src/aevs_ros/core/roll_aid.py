@@ -64,7 +64,7 @@ class RollEstimator:
         goal = self._reduce(goal_image)
         self._goal, self._radius, self._distance = goal, radius, distance
         self.angles_deg = np.arange(-180.0, 180.0, ANGLE_STEP_DEG)
-        self._scale_masks = np.array([self._mask(scale) for scale in SCALES])
+        self._scale_masks = self._masks(np.array(SCALES))
         grid_scales, grid_angles = np.meshgrid(SCALES, self.angles_deg, indexing="ij")
         self._templates = self._templates_at(grid_angles.ravel(), grid_scales.ravel())[0]
 
@@ -82,15 +82,17 @@ class RollEstimator:
         map_u = (cos * u - sin * v + self._center[0]).astype(np.float32).reshape(len(angles), -1)
         map_v = (sin * u + cos * v + self._center[1]).astype(np.float32).reshape(len(angles), -1)
         warped = cv2.remap(self._goal, map_u, map_v, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        masks = (self._distance[None] <= self._radius * np.minimum(1.0, scales[:, 0])).astype(np.float32)
+        masks = self._masks(scales.ravel())
         mean = (warped * masks).sum(axis=1, keepdims=True) / masks.sum(axis=1, keepdims=True)
         centred = (warped - mean) * masks
         norm = np.sqrt(np.einsum("ij,ij->i", centred, centred))[:, None]
         return centred / np.where(norm > 0, norm, 1.0), masks
 
-    def _mask(self, scale: float) -> np.ndarray:
-        """The disc of working pixels whose goal content a rotation by any angle keeps in view."""
-        return (self._distance <= self._radius * min(1.0, scale)).astype(np.float32)
+    def _masks(self, scales: np.ndarray) -> np.ndarray:
+        """(n, pixels): per scale, the disc of working pixels whose goal content a rotation by
+        any angle keeps in view."""
+        radii = self._radius * np.minimum(1.0, np.asarray(scales, np.float32))
+        return (self._distance[None] <= radii.reshape(-1, 1)).astype(np.float32)
 
     def _reduce(self, image: np.ndarray) -> np.ndarray:
         small = cv2.resize(check_image(image), self._size, interpolation=cv2.INTER_AREA)
@@ -103,11 +105,8 @@ class RollEstimator:
         energy = masks @ (view * view) - total * total / masks.sum(axis=-1)
         return np.sqrt(np.maximum(energy, 1e-12))
 
-    def scores(self, image: np.ndarray) -> np.ndarray:
-        """(scales, angles) normalised cross-correlation of the view with each rotated goal."""
-        return self._grid_scores(self._reduce(image).ravel())
-
     def _grid_scores(self, view: np.ndarray) -> np.ndarray:
+        """(scales, angles) normalised cross-correlation of the view with each rotated goal."""
         correlation = (self._templates @ view).reshape(len(SCALES), len(self.angles_deg))
         return correlation / self._spread(self._scale_masks, view)[:, None]
 
