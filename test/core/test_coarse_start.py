@@ -51,7 +51,7 @@ def test_hands_over_to_the_sharp_images_when_the_blurred_step_is_small(views):
 
 
 def test_the_coarse_phase_is_bounded(views):
-    _, goal, view = views
+    _, goal, _ = views
     start = CoarseStart(make_feature("dvs", CAMERA, 0.6), goal, 2.0, with_interaction=False)
     assert not any(start.finished(1.0, 1.0) for _ in range(MAX_COARSE_STEPS - 1))
     assert start.finished(1.0, 1.0)
