@@ -22,6 +22,22 @@ def test_levenberg_marquardt_matches_its_formula():
         levenberg_marquardt(interaction, error[:5], 1.0, 0.01)
 
 
+def test_levenberg_marquardt_damps_each_degree_of_freedom_by_its_weight():
+    rng = np.random.default_rng(2)
+    interaction, error = rng.normal(size=(20, 6)), rng.normal(size=20)
+    weights = np.array([1.0, 1.0, 1.0, 100.0, 100.0, 1.0])
+    hessian = interaction.T @ interaction
+    expected = -np.linalg.inv(hessian + 0.01 * np.diag(weights * np.diag(hessian))) @ interaction.T @ error
+    assert np.allclose(levenberg_marquardt(interaction, error, 1.0, 0.01, weights), expected)
+    assert np.allclose(levenberg_marquardt(interaction, error, 1.0, 0.01, np.ones(6)),
+                       levenberg_marquardt(interaction, error, 1.0, 0.01))
+    # unit weights leave the law bit for bit as it was, in the features' precision (AEVS: float32)
+    single = interaction.astype(np.float32), error.astype(np.float32)
+    assert np.array_equal(levenberg_marquardt(*single, 1.0, 0.01, np.ones(6)), levenberg_marquardt(*single, 1.0, 0.01))
+    with pytest.raises(ConfigurationError):
+        ServoConfig(tilt_damping=0.0)
+
+
 def test_clamp_keeps_direction():
     twist = np.array([2.0, 0, 0, 0, 0, 0.1])
     clamped = clamp_twist(twist, 0.5, 1.0)

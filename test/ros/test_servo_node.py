@@ -439,12 +439,15 @@ def test_live_parameters_are_validated(servo):
     assert node.set_parameters([Parameter('gain', value=3.0)])[0].successful
     assert node.get_parameter('gain').value == 3.0
     for parameter in [Parameter('gain', value=-1.0), Parameter('interaction', value='sideways'),
-                      Parameter('method', value='pca'), Parameter('image_timeout', value=0.0)]:
+                      Parameter('method', value='pca'), Parameter('image_timeout', value=0.0),
+                      Parameter('roll_aid', value=180.0), Parameter('tilt_damping', value=0.0)]:
         result = node.set_parameters([parameter])[0]
         assert not result.successful, parameter.name
         assert result.reason
     assert node.set_parameters([Parameter('interaction', value='desired')])[0].successful
     assert wait_until(lambda: node.loop.session.config.servo.interaction == 'desired')
+    assert node.set_parameters([Parameter('roll_aid', value=30.0)])[0].successful
+    assert wait_until(lambda: node.loop.session.config.servo.roll_aid == 30.0)
 
 
 def test_only_the_newest_frame_is_processed(servo, probe, views):

@@ -39,8 +39,11 @@ class InteractionChoice(str, Enum):
         return 0.5 * (current + desired)
 
 
-def levenberg_marquardt(interaction: np.ndarray, error: np.ndarray, gain: float, mu: float) -> np.ndarray:
-    """v = -gain (H + mu diag(H))^-1 L^T e with H = L^T L (the paper's Eq. 18)."""
+def levenberg_marquardt(interaction: np.ndarray, error: np.ndarray, gain: float, mu: float,
+                        damping_weights=None) -> np.ndarray:
+    """v = -gain (H + mu W diag(H))^-1 L^T e with H = L^T L (the paper's Eq. 18; W = I there).
+
+    ``damping_weights`` (6,), W's diagonal, damps some degrees of freedom more than others."""
     if interaction.ndim != 2 or interaction.shape[1] != 6 or interaction.shape[0] != error.shape[0]:
         raise ConfigurationError(
             f"interaction matrix {interaction.shape} does not match an error of {error.shape[0]} features")
@@ -48,7 +51,8 @@ def levenberg_marquardt(interaction: np.ndarray, error: np.ndarray, gain: float,
     error = error.astype(interaction.dtype, copy=False)
     hessian = gram(interaction)
     gradient = (interaction.T @ error).astype(np.float64)
-    damped = hessian + mu * np.diag(np.diag(hessian))
+    weights = 1.0 if damping_weights is None else np.asarray(damping_weights, hessian.dtype)
+    damped = hessian + mu * np.diag(weights * np.diag(hessian))
     return -gain * np.linalg.solve(damped, gradient)
 
 

@@ -10,10 +10,12 @@ from enum import Enum, IntEnum
 
 import numpy as np
 
+from .coarse_start import CoarseStart
 from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
 from .image_normalization import Normalization
+from .roll_aid import RollAid
 
 ZERO_TWIST = np.zeros(6)
 #: a goal whose interaction matrix has sigma_min / sigma_max below this cannot constrain the six
@@ -65,6 +67,15 @@ class ServoConfig:
     disturbance_factor: float = 20.0
     #: fault when the feature error grew this many steps in a row (0 disables)
     divergence_steps: int = 60
+    #: [deg] start a goal by turning about the optical axis when the view is rolled from it by
+    #: more than this, then hand over to the law (core.roll_aid); 0: off
+    roll_aid: float = 0.0
+    #: mu is multiplied by this on the tilt (wx, wy), the rotations a failing screw start trades
+    #: its roll for; 1 is the paper's law
+    tilt_damping: float = 1.0
+    #: [px] start a goal on images blurred by a Gaussian of this sigma, then the images
+    #: themselves (core.coarse_start); 0: off
+    coarse_blur: float = 0.0
     #: match each image's intensities to the goal image's before the features (a light or an
     #: exposure that changed since the goal was taken): none | goal_statistics | histogram
     normalization: Normalization = Normalization.NONE
@@ -85,6 +96,12 @@ class ServoConfig:
             raise ConfigurationError("convergence thresholds must be positive")
         if self.divergence_steps < 0:
             raise ConfigurationError("divergence_steps must be >= 0")
+        if not 0 <= self.roll_aid < 180:
+            raise ConfigurationError(f"roll_aid must be in [0, 180) deg, got {self.roll_aid}")
+        if not self.tilt_damping > 0:
+            raise ConfigurationError(f"tilt_damping must be positive, got {self.tilt_damping}")
+        if not self.coarse_blur >= 0:
+            raise ConfigurationError(f"coarse_blur must be >= 0, got {self.coarse_blur}")
         object.__setattr__(self, "interaction", InteractionChoice(self.interaction))
         try:
             object.__setattr__(self, "normalization", Normalization(self.normalization))
@@ -116,6 +133,8 @@ class Servo:
         self.iteration = 0
         self._last_error = np.inf
         self._growing_steps = 0
+        self._roll_aid: RollAid | None = None
+        self._coarse: CoarseStart | None = None
 
     @property
     def has_goal(self) -> bool:
@@ -135,6 +154,9 @@ class Servo:
         self.goal, self.goal_image = goal, image
         self.state, self.iteration = ServoState.SERVOING, 0
         self._last_error, self._growing_steps = np.inf, 0
+        self._roll_aid = RollAid(image, self.feature.camera, self.config.roll_aid) if self.config.roll_aid else None
+        self._coarse = (CoarseStart(self.feature, image, self.config.coarse_blur, self.config.interaction.uses_desired)
+                        if self.config.coarse_blur else None)
 
     def reconfigure(self, config: ServoConfig) -> None:
         """Take new settings. A new interaction law re-encodes the goal (with L* only if the law
@@ -153,8 +175,10 @@ class Servo:
             self.state = ServoState.SERVOING if self.has_goal else ServoState.IDLE
 
     def damping(self) -> float:
-        """The Levenberg-Marquardt mu of the current step (see ServoConfig.mu_final)."""
-        switched = 0 < self.config.mu_switch_iteration <= self.iteration
+        """The Levenberg-Marquardt mu of the current step (see ServoConfig.mu_final); the schedule
+        counts the law's steps, not those of a roll phase."""
+        law_steps = self.iteration - (self._roll_aid.steps if self._roll_aid else 0)
+        switched = 0 < self.config.mu_switch_iteration <= law_steps
         return self.config.mu_final if switched else self.config.mu
 
     def fault(self, reason: str, fault: Fault = Fault.UNUSABLE_INPUT) -> ServoCommand:
@@ -171,16 +195,23 @@ class Servo:
             return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="no goal image set")
         try:
             image = self.config.normalization.apply(image, self.goal_image)
-            current = self.feature.compute(image, with_interaction=self.config.interaction.uses_current)
+            roll_twist = self._roll_aid.twist(image, self.config.gain) if self._roll_aid else None
+            if roll_twist is not None:
+                return self._roll_step(image, roll_twist)
+            coarse = self._coarse
+            goal = coarse.goal if coarse else self.goal
+            current = self.feature.compute(coarse.blur(image) if coarse else image,
+                                           with_interaction=self.config.interaction.uses_current)
             _check_finite(current, "features")
-            error = current.s - self.goal.s
-            interaction = self.config.interaction.select(current.L, self.goal.L)
+            error = current.s - goal.s
+            interaction = self.config.interaction.select(current.L, goal.L)
+            damping_weights = (1.0, 1.0, 1.0, self.config.tilt_damping, self.config.tilt_damping, 1.0)
             if self.config.robust:
                 root = np.sqrt(self.feature.error_weights(error))  # rows scaled by sqrt(w): L^T W L, L^T W e (IRLS)
                 raw = levenberg_marquardt(root[:, None] * interaction, root * error, self.config.gain,
-                                          self.damping())
+                                          self.damping(), damping_weights)
             else:
-                raw = levenberg_marquardt(interaction, error, self.config.gain, self.damping())
+                raw = levenberg_marquardt(interaction, error, self.config.gain, self.damping(), damping_weights)
         except (AevsError, np.linalg.LinAlgError) as exc:
             return self.fault(str(exc))
         if not np.isfinite(raw).all():
@@ -198,6 +229,12 @@ class Servo:
                 return command
         step_t = np.linalg.norm(raw[:3]) / self.config.gain
         step_r = np.linalg.norm(raw[3:]) / self.config.gain
+        if coarse:  # no convergence on blurred images: hand over to the sharp ones instead
+            if coarse.finished(step_t, step_r):
+                self._coarse, self._last_error, self._growing_steps = None, np.inf, 0
+            self.state = ServoState.SERVOING
+            velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
+            return ServoCommand(velocity, self.state, self.iteration, error_norm, features=current.s)
         at_goal = step_t < self.config.convergence_translation and step_r < self.config.convergence_rotation
         disturbed = (step_t > self.config.disturbance_factor * self.config.convergence_translation
                      or step_r > self.config.disturbance_factor * self.config.convergence_rotation)
@@ -208,6 +245,16 @@ class Servo:
         self.state = ServoState.SERVOING
         velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
         return ServoCommand(velocity, self.state, self.iteration, error_norm, features=current.s)
+
+    def _roll_step(self, image: np.ndarray, twist: np.ndarray) -> ServoCommand:
+        """A step of the roll phase: the aid's twist; the features only for the report."""
+        current = self.feature.compute(image, with_interaction=False)
+        _check_finite(current, "features")
+        self.iteration += 1
+        self.state = ServoState.SERVOING
+        velocity = clamp_twist(twist, self.config.max_linear_velocity, self.config.max_angular_velocity)
+        return ServoCommand(velocity, self.state, self.iteration, float(np.linalg.norm(current.s - self.goal.s)),
+                            "turning about the optical axis", current.s)
 
 
 def _check_finite(sample: FeatureSample, what: str) -> None:

@@ -81,6 +81,12 @@ PARAMETERS = (
           'leave CONVERGED when the asked-for step exceeds the thresholds this many times [-]', low=1.0, high=1e9),
     Param('divergence_steps', _CONFIG.divergence_steps,
           'FAULT when the feature error grew this many steps in a row; 0 = never', low=0, high=10**9),
+    Param('roll_aid', _CONFIG.roll_aid, 'start a goal by turning about the optical axis when the view is rolled '
+          'from it by more than this, then the law; 0 = off; from the next goal [deg]', low=0.0, high=179.9),
+    Param('tilt_damping', _CONFIG.tilt_damping, 'mu is multiplied by this on the tilt rates wx, wy; 1 = the '
+          "paper's law [-]", low=1e-6, high=1e9),
+    Param('coarse_blur', _CONFIG.coarse_blur, 'start a goal on images blurred by a Gaussian of this sigma, '
+          'then on the images; 0 = off; from the next goal [px]', low=0.0, high=1e3),
     Param('normalization', _CONFIG.normalization.value, "match each image's intensities to the goal image's "
           'before the features (a light or exposure that changed)', choices=tuple(n.value for n in Normalization)),
     Param('robust', _CONFIG.robust, 'dvs: Tukey M-estimator weights on the pixel errors (occluders, highlights)'),
