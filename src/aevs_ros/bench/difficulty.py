@@ -181,33 +181,26 @@ def markdown_table(results: dict, sigmas: list[float], methods: list[str]) -> st
 
 
 def run(args) -> int:
-    import os
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
     from pathlib import Path
 
     import numpy as np
 
     from ..core import se3
-    from ..core.camera import default_camera
     from ..core.errors import AevsError
     from ..core.outcome import write_json
-    from ..core.scene import PlanarScene
-    from ..core.servo import ServoConfig
-    from ..core.simulator import SIMULATED_SERVO, SimConfig
-    from . import build_features, config_overrides, machine_info, model_paths, report_skipped
-    from .plots import plot_difficulty_paths, plot_difficulty_rates
+    from . import machine_info
     from .convergence import criterion_text, summarize_all
-    from .table1 import evaluate
+    from .plots import plot_difficulty_paths, plot_difficulty_rates
+    from .table1 import RunSetup, evaluate
 
     if args.cases < 1 or args.iterations < 1:
         print("aevs bench difficulty: error: --cases and --iterations must be positive")
         return 2
     try:
-        servo = replace(SIMULATED_SERVO, **config_overrides(ServoConfig, args.servo))
-        sim = SimConfig(max_iterations=args.iterations)
-        camera, scene = default_camera(args.size), PlanarScene.load(args.scene)
-        paths = model_paths(args.pca, args.model)
-        features, skipped = build_features(args.methods, camera, 0.6, paths)
+        setup = RunSetup(args)
+        servo, sim, camera, scene, paths = setup.servo, setup.sim, setup.camera, setup.scene, setup.paths
+        skipped, methods = setup.skipped, setup.methods
         reach = GantryReach.from_parameter_file(args.gantry)
         cases, batches = {}, {}
         for sigma in args.sigmas:
@@ -226,14 +219,8 @@ def run(args) -> int:
     except AevsError as exc:
         print(f"aevs bench difficulty: error: {exc}")
         return 2
-    report_skipped(skipped)
-    methods = [method for method in args.methods if method in features]
-    if not methods:
-        print("aevs bench difficulty: error: no method to run")
-        return 2
-    settings = {"methods": methods, "size": args.size, "scene": args.scene, "models": paths,
-                "servo": asdict(servo), "sim": asdict(sim), "record_positions": True}
-    workers = max(1, min(args.workers or os.cpu_count() or 1, args.cases * len(args.sigmas) * len(methods)))
+    settings = setup.settings(record_positions=True)
+    workers = setup.workers(args.workers, args.cases * len(args.sigmas) * len(methods))
     records, _, elapsed = evaluate(cases, settings, workers)
     trajectories = {}
     for record in records:

@@ -120,18 +120,13 @@ def plot_robustness(results: dict, tests: list[str], methods: list[str], path):
 
 
 def run(args) -> int:
-    import os
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
     from pathlib import Path
 
-    from ..core.camera import default_camera
     from ..core.errors import AevsError
     from ..core.outcome import write_json
-    from ..core.scene import PlanarScene
-    from ..core.servo import ServoConfig
-    from ..core.simulator import SIMULATED_SERVO, SimConfig
-    from . import build_features, config_overrides, machine_info, model_paths, report_skipped
-    from .table1 import evaluate, parse_tests, prepare_cases
+    from . import machine_info
+    from .table1 import RunSetup, evaluate, parse_tests, prepare_cases
 
     name = "aevs bench robustness"
     perturbations = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -143,27 +138,18 @@ def run(args) -> int:
         return 2
     try:
         tests = parse_tests(args.tests)
-        servo = replace(SIMULATED_SERVO, **config_overrides(ServoConfig, args.servo))
-        sim = SimConfig(max_iterations=args.iterations)
-        camera = default_camera(128)
-        scene = PlanarScene.load(args.scene)
-        paths = model_paths(args.pca, args.model)
-        features, skipped = build_features(args.methods, camera, 0.6, paths)
+        setup = RunSetup(args)
     except (AevsError, ValueError) as exc:
         print(f"{name}: error: {exc}")
         return 2
-    report_skipped(skipped)
-    methods = [method for method in args.methods if method in features]
-    if not methods:
-        print(f"{name}: error: no method to run")
-        return 2
+    servo, sim, camera, scene, paths = setup.servo, setup.sim, setup.camera, setup.scene, setup.paths
+    skipped, methods = setup.skipped, setup.methods
     cases, dropped = prepare_cases(tests, args.cases, scene, camera, sim.min_visible_fraction)
-    workers = max(1, min(args.workers or os.cpu_count() or 1, sum(map(len, cases.values())) * len(methods)))
+    workers = setup.workers(args.workers, sum(map(len, cases.values())) * len(methods))
     results, records, wall = {}, {}, {}
     for perturbation in perturbations:
         for level, imperfections in CONDITIONS[perturbation].items():
-            settings = {"methods": methods, "size": camera.width, "scene": args.scene, "models": paths,
-                        "servo": asdict(servo), "sim": asdict(sim), "imperfections": imperfections}
+            settings = setup.settings(imperfections=imperfections)
             print(f"\n{perturbation} {level}: {imperfections or 'no imperfection'}")
             runs, _, elapsed = evaluate(cases, settings, workers)
             results.setdefault(perturbation, {})[level] = {

@@ -166,43 +166,69 @@ def evaluate(cases: dict, settings: dict, workers: int, examples=()) -> tuple[li
     return records, example_runs, elapsed
 
 
+class RunSetup:
+    """What a convergence benchmark's common options (--servo, --iterations, --size, --scene,
+    --pca, --model, --methods) make: the law, the simulation, camera, scene and the methods
+    that can run (a learned one without its model file is skipped with the reason)."""
+
+    def __init__(self, args):
+        from dataclasses import replace
+
+        from ..core.camera import default_camera
+        from ..core.errors import AevsError
+        from ..core.scene import PlanarScene
+        from ..core.servo import ServoConfig
+        from ..core.simulator import SIMULATED_SERVO, SimConfig
+        from . import build_features, config_overrides, model_paths, report_skipped
+
+        self.servo = replace(SIMULATED_SERVO, **config_overrides(ServoConfig, args.servo))
+        self.sim = SimConfig(max_iterations=args.iterations)
+        self.camera = default_camera(getattr(args, "size", 128))
+        self.scene_path = args.scene
+        self.scene = PlanarScene.load(args.scene)
+        self.paths = model_paths(args.pca, args.model)
+        self.features, self.skipped = build_features(args.methods, self.camera, 0.6, self.paths)
+        report_skipped(self.skipped)
+        self.methods = [method for method in args.methods if method in self.features]
+        if not self.methods:
+            raise AevsError("no method to run")
+
+    def settings(self, **extra) -> dict:
+        """What the worker processes need (evaluate's ``settings``)."""
+        from dataclasses import asdict
+
+        return {"methods": self.methods, "size": self.camera.width, "scene": self.scene_path,
+                "models": self.paths, "servo": asdict(self.servo), "sim": asdict(self.sim), **extra}
+
+    def workers(self, requested: int | None, runs: int) -> int:
+        import os
+
+        return max(1, min(requested or os.cpu_count() or 1, runs))
+
+
 def run(args) -> int:
-    import os
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
     from pathlib import Path
 
-    from ..core.camera import default_camera
     from ..core.errors import AevsError
     from ..core.outcome import write_json
-    from ..core.scene import PlanarScene
-    from ..core.servo import ServoConfig
-    from ..core.simulator import SIMULATED_SERVO, SimConfig
-    from . import build_features, config_overrides, machine_info, model_paths, report_skipped
+    from . import machine_info
     from .plots import example_figures, plot_convergence_rates, plot_end_errors
 
     if args.cases < 1 or args.iterations < 1:
         print("aevs bench table1: error: --cases and --iterations must be positive")
         return 2
     try:
-        servo = replace(SIMULATED_SERVO, **config_overrides(ServoConfig, args.servo))
-        sim = SimConfig(max_iterations=args.iterations)
-        camera = default_camera(args.size)
-        scene = PlanarScene.load(args.scene)
-        paths = model_paths(args.pca, args.model)
-        features, skipped = build_features(args.methods, camera, 0.6, paths)
+        setup = RunSetup(args)
     except AevsError as exc:
         print(f"aevs bench table1: error: {exc}")
         return 2
-    report_skipped(skipped)
-    methods = [method for method in args.methods if method in features]
-    if not methods:
-        print("aevs bench table1: error: no method to run")
-        return 2
+    servo, sim, camera, scene, paths = setup.servo, setup.sim, setup.camera, setup.scene, setup.paths
+    features, skipped, methods = setup.features, setup.skipped, setup.methods
     _warn_on_scene_mismatch(features, scene)
     cases, dropped = prepare_cases(args.tests, args.cases, scene, camera, sim.min_visible_fraction)
-    settings = {"methods": methods, "size": args.size, "scene": args.scene, "models": paths,
-                "servo": asdict(servo), "sim": asdict(sim)}
-    workers = max(1, min(args.workers or os.cpu_count() or 1, sum(map(len, cases.values())) * len(methods)))
+    settings = setup.settings()
+    workers = setup.workers(args.workers, sum(map(len, cases.values())) * len(methods))
     examples = [] if args.no_examples else [
         (case, method) for test_cases in cases.values() for case in test_cases[:EXAMPLES_PER_TEST]
         for method in methods]
