@@ -89,10 +89,11 @@ def summarize(records: list[dict], dropped: int) -> dict:
     }
 
 
-def summarize_all(records, cases: dict, dropped: dict, methods) -> dict:
-    """{test: {method: summary}}."""
-    return {test: {method: summarize([r for r in records if r["test"] == test and r["method"] == method],
-                                     dropped[test])
+def summarize_all(records, cases: dict, dropped: dict, methods, summary=None) -> dict:
+    """{test: {method: summary}}; ``summary`` (default summarize) makes each one."""
+    summary = summary or summarize
+    return {test: {method: summary([r for r in records if r["test"] == test and r["method"] == method],
+                                   dropped[test])
                    for method in methods} for test in cases}
 
 

@@ -126,6 +126,7 @@ def run(args) -> int:
     from ..core.errors import AevsError
     from ..core.outcome import write_json
     from . import machine_info
+    from .convergence import summarize_all
     from .table1 import RunSetup, evaluate, parse_tests, prepare_cases
 
     name = "aevs bench robustness"
@@ -152,9 +153,7 @@ def run(args) -> int:
             settings = setup.settings(imperfections=imperfections)
             print(f"\n{perturbation} {level}: {imperfections or 'no imperfection'}")
             runs, _, elapsed = evaluate(cases, settings, workers)
-            results.setdefault(perturbation, {})[level] = {
-                test: {method: summarize([r for r in runs if r["test"] == test and r["method"] == method],
-                                         dropped[test]) for method in methods} for test in tests}
+            results.setdefault(perturbation, {})[level] = summarize_all(runs, cases, dropped, methods, summarize)
             records.setdefault(perturbation, {})[level] = runs
             wall[f"{perturbation} {level}"] = elapsed
     table = markdown_table(results, tests, methods)
