@@ -63,6 +63,18 @@ def test_resuming_with_other_training_settings_is_refused(tmp_path):
         train(_tiny_config(tmp_path / "elsewhere"), resume=True)
 
 
+def test_a_checkpoint_from_before_a_setting_existed_resumes_with_that_settings_default(tmp_path):
+    first = _tiny_config(tmp_path)
+    train(first)
+    path = Path(first.work_dir) / CHECKPOINT_NAME
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["train_config"]["active_blocks"]  # written before the field was added
+    torch.save(checkpoint, path)
+    assert train(_tiny_config(tmp_path, epochs=2), resume=True).epochs == 2
+    with pytest.raises(ConfigurationError, match="active_blocks"):
+        train(_tiny_config(tmp_path, epochs=3, active_blocks=1), resume=True)
+
+
 def _parse(argv):
     parser = argparse.ArgumentParser()
     train_command.add_parser(parser.add_subparsers())

@@ -127,6 +127,8 @@ def _scene_record(scene: PlanarScene, path: str | None) -> dict:
 
 
 def _check_resumable(saved: dict, config: TrainConfig, checkpoint: Path):
+    """A setting added after the checkpoint was written counts as its default there."""
+    saved = {**asdict(TrainConfig()), **saved}
     current = asdict(config)
     changed = sorted(name for name in current if name not in RESUMABLE_CHANGES
                      and current[name] != saved.get(name))
