@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
+from typing import NoReturn
 
 #: Exit codes. A missing answer is not a refusal: the servo may have received the request and
 #: applied it (seen with 20 concurrent calls: all 20 goals processed, 2 answers never arrived).
@@ -60,34 +62,42 @@ def run(args) -> int:
         print(f"aevs set-goal: {'accepted' if code == ACCEPTED else 'REFUSED'}: {message}")
     else:
         print(f'aevs set-goal: {message}', file=sys.stderr)
-    return code
+    _end_process(code)
+
+
+def _end_process(code: int) -> NoReturn:
+    """Exit with the decided code without tearing the ROS node down.
+
+    rclpy's destroy_node can spin forever inside the DDS layer while holding the GIL (one of
+    20 concurrent calls did, at 94 % CPU), so no Python timeout can bound it; the answer is
+    already printed and the operating system frees what the process holds.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def call_set_goal(image, service: str = '/set_goal_image', timeout: float = 10.0) -> tuple[int, str]:
     """(exit code, message) of one set_goal_image call; image None = the current camera frame.
 
     ACCEPTED / REFUSED carry the servo's message; NO_SERVICE and NO_ANSWER say what was
-    waited for, and how long.
+    waited for, and how long. The node lives until the process ends (see _end_process).
     """
     import rclpy
     from aevs_msgs.srv import SetGoalImage
 
     rclpy.init()
     node = rclpy.create_node('aevs_set_goal')
-    try:
-        client = node.create_client(SetGoalImage, service)
-        if not client.wait_for_service(timeout_sec=timeout):
-            return NO_SERVICE, f'service {service} not available after {timeout:g} s (is servo_node running?)'
-        request = SetGoalImage.Request()
-        if image is not None:
-            request.image = image
-        future = client.call_async(request)
-        rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
-        if not future.done():
-            return NO_ANSWER, (f'no answer from {service} within {timeout:g} s; the servo may still have '
-                               'applied the goal (check /servo/status)')
-        response = future.result()
-        return (ACCEPTED if response.success else REFUSED), response.message
-    finally:
-        node.destroy_node()
-        rclpy.try_shutdown()
+    client = node.create_client(SetGoalImage, service)
+    if not client.wait_for_service(timeout_sec=timeout):
+        return NO_SERVICE, f'service {service} not available after {timeout:g} s (is servo_node running?)'
+    request = SetGoalImage.Request()
+    if image is not None:
+        request.image = image
+    future = client.call_async(request)
+    rclpy.spin_until_future_complete(node, future, timeout_sec=timeout)
+    if not future.done():
+        return NO_ANSWER, (f'no answer from {service} within {timeout:g} s; the servo may still have '
+                           'applied the goal (check /servo/status)')
+    response = future.result()
+    return (ACCEPTED if response.success else REFUSED), response.message
