@@ -110,13 +110,18 @@ class Trial:
         """The scene as ``camera`` (default: the renderer's) sees it from ``pose``, float in [0, 1]."""
         return scene(self.graph).render(camera or self.camera()[1], pose).image
 
+    def camera_pose(self):
+        """The driver's latest /gantry/camera_pose; the probe may discover that topic later than
+        joint_states, which made the driver ready."""
+        if not wait_until(lambda: self.probe.poses.latest() is not None, START_TIMEOUT_S):
+            raise RowAborted(f'no /gantry/camera_pose within {START_TIMEOUT_S:g} s')
+        return self.probe.poses.latest()
+
     def start_motion(self) -> None:
         """Give the servo the scenario pose farther from the camera as its goal; wait for motion."""
         from ..nodes.image_conversions import gray_to_image_msg
 
-        pose = self.probe.poses.latest()
-        if pose is None:
-            raise RowAborted('no /gantry/camera_pose')
+        pose = self.camera_pose()
         here = np.array([pose.pose.position.x, pose.pose.position.y, pose.pose.position.z])
         target = max(scenario_poses(self.graph), key=lambda goal: np.linalg.norm(goal[:3, 3] - here))
         info, camera = self.camera()
@@ -503,9 +508,7 @@ def extreme_twist(values):
     the driver's commands stay finite and within its limits, and the gantry stops."""
     def run(trial: Trial) -> None:
         limit = np.asarray(trial.graph.parameters['gantry_driver']['max_velocity'], float)
-        pose = trial.probe.poses.latest()
-        if pose is None:
-            raise RowAborted('no /gantry/camera_pose')
+        pose = trial.camera_pose()
         good = 0.05 if pose.pose.position.x < 0 else -0.05  # [m/s] along x, back towards the centre
         started = time.monotonic()
         trial.probe.stream_twist(_twist_msg((good, 0, 0, 0, 0, 0)))
