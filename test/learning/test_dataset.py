@@ -48,3 +48,17 @@ def test_a_box_that_never_sees_the_scene_is_a_scene_error(scene):
                             camera_height_max_m=20.0, min_visible_fraction=0.9)
     with pytest.raises(SceneError, match="shrink the camera box"):
         render_views(scene, default_camera(32), 2, 0, sampling, progress=False)
+
+
+def test_several_scenes_share_the_count_and_one_scene_is_render_views_itself(scene):
+    from aevs_ros.learning.dataset import scene_views
+
+    camera = default_camera(32)
+    single, _ = scene_views([scene], camera, 7, seed=3, progress=False)
+    assert np.array_equal(single, render_views(scene, camera, 7, seed=3, progress=False)[0])
+    coffee = PlanarScene.load("skimage:coffee")
+    mixed, poses = scene_views([scene, coffee], camera, 7, seed=3, progress=False)
+    assert mixed.shape == (7, 32, 32) and poses.shape == (7, 4, 4)
+    assert np.array_equal(mixed, scene_views([scene, coffee], camera, 7, seed=3, progress=False)[0])
+    with pytest.raises(SceneError, match="cannot cover"):
+        scene_views([scene, coffee], camera, 1, seed=3, progress=False)

@@ -115,3 +115,32 @@ def test_an_unreadable_scene_is_reported_without_a_traceback(tmp_path, capsys):
                    "--work-dir", str(tmp_path / "work"), "--out", str(tmp_path / "m.pt")])
     assert train_command.run(args) == 2
     assert "aevs train: cannot read scene image" in capsys.readouterr().err
+
+
+def test_several_scenes_share_the_views_and_are_each_recorded(tmp_path):
+    config = _tiny_config(tmp_path, scene=["skimage:coffee", {"path": "skimage:rocket", "width_m": 0.5}])
+    metadata = load_model(train(config).model_path).metadata
+    assert [record["width_m"] for record in metadata["scenes"]] == [0.8, 0.5]
+    assert [record["name"] for record in metadata["scenes"]] == ["skimage:coffee", "skimage:rocket"]
+    assert metadata["scene"]["name"] == "2 scenes" and len(metadata["scene"]["fingerprint"]) == 12
+    with pytest.raises(ConfigurationError, match="a scene is a path"):
+        _tiny_config(tmp_path, scene=[{"file": "x.png"}])
+
+
+def test_init_starts_from_the_given_models_weights_and_refuses_another_network(tmp_path):
+    start = train(_tiny_config(tmp_path / "start")).model_path
+    tuned = train(_tiny_config(tmp_path / "tuned", init=str(start), learning_rate=1e-12,
+                               scene="skimage:coffee")).model_path
+    before, after = load_model(start).model.state_dict(), load_model(tuned).model.state_dict()
+    assert all(torch.allclose(before[name], after[name], atol=1e-6) for name in before)
+    assert load_model(tuned).metadata["init"] == str(start)
+    with pytest.raises(ConfigurationError, match="--init .* has the network"):
+        train(_tiny_config(tmp_path / "other", init=str(start), latent_dim=4))
+
+
+def test_the_scene_flag_repeats_and_one_scene_stays_a_single_path(tmp_path):
+    assert train_command.build_config(_parse(["--scene", "a.png", "--scene", "skimage:coffee"])).scene == [
+        "a.png", "skimage:coffee"]
+    assert train_command.build_config(_parse(["--scene", "a.png"])).scene == "a.png"
+    general = yaml.safe_load((REPOSITORY / "config" / "train_general.yaml").read_text())
+    assert TrainConfig(**general).scene == "skimage:training"

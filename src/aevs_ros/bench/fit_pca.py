@@ -30,7 +30,8 @@ def add_parser(subparsers) -> None:
     overrides.add_argument("--images", type=int, default=None, help="number of views (train_images)")
     overrides.add_argument("--size", type=int, default=None, help="image size in pixels (input_size)")
     overrides.add_argument("--seed", type=int, default=None, help="seed of the views (seed)")
-    overrides.add_argument("--scene", default=None, help="scene image (scene)")
+    overrides.add_argument("--scene", action="append", default=None,
+                           help="scene (scene; repeatable, as for aevs train)")
     overrides.add_argument("--scene-width", type=float, default=None, help="scene width [m] (scene_width_m)")
     parser.set_defaults(func=run)
 
@@ -45,15 +46,15 @@ def training_config(args):
     return load_train_config(preset, {name: getattr(args, flag) for flag, name in OVERRIDES.items()}), preset
 
 
-def training_views(config, scene, camera, progress: bool = True):
+def training_views(config, scenes, camera, progress: bool = True):
     """The training views `aevs train` renders for ``config`` (uint8 (N, h, w))."""
     import numpy as np
 
-    from ..learning.dataset import render_views
+    from ..learning.dataset import scene_views
 
     train_seed = np.random.SeedSequence(config.seed).generate_state(4)[0]  # as learning.train._train
-    return render_views(scene, camera, config.train_images, train_seed, config.view_sampling(), progress,
-                        "rendering training views")[0]
+    return scene_views(scenes, camera, config.train_images, train_seed, config.view_sampling(), progress,
+                       "rendering training views")[0]
 
 
 def run(args) -> int:
@@ -62,21 +63,23 @@ def run(args) -> int:
     from ..core.camera import default_camera
     from ..core.errors import AevsError
     from ..core.features.pca import PCAFeature
-    from ..core.scene import PlanarScene
+    from ..learning.dataset import load_scenes
 
     try:
         config, preset = training_config(args)
         camera = default_camera(config.input_size)
-        scene = PlanarScene.load(config.scene, config.scene_width_m)
-        views = training_views(config, scene, camera)
+        scenes = load_scenes(config)
+        views = training_views(config, scenes, camera)
         started = time.perf_counter()
-        pca = PCAFeature.fit(views, camera, args.dim, scene_fingerprint=scene.fingerprint)
+        fingerprint = scenes[0].fingerprint if len(scenes) == 1 else ""  # "": fitted for any scene
+        pca = PCAFeature.fit(views, camera, args.dim, scene_fingerprint=fingerprint)
         pca.save(args.out)
     except AevsError as exc:
         print(f"aevs bench fit-pca: error: {exc}")
         return 2
     print(f"PCA basis of {args.dim} components from {config.train_images} training views "
-          f"(preset {preset or 'TrainConfig defaults'}, seed {config.seed}) of {scene.name}, "
+          f"(preset {preset or 'TrainConfig defaults'}, seed {config.seed}) of "
+          f"{', '.join(scene.name for scene in scenes)}, "
           f"{camera.width}x{camera.height}, fitted in {time.perf_counter() - started:.1f} s")
     print(f"  explained variance: {pca.explained_variance.sum():.1%} "
           f"(first components: {', '.join(f'{v:.1%}' for v in pca.explained_variance[:4])})")

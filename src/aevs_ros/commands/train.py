@@ -20,6 +20,9 @@ from the last checkpoint. Launched with torchrun, it trains with DistributedData
 examples:
   aevs train --config config/train.yaml                  # the shipped model (about 1 h on 2 cores)
   aevs train --config config/train.yaml --resume         # continue an interrupted run
+  aevs train --config config/train_general.yaml          # the general model (skimage:training)
+  aevs train --config config/train.yaml --init models/aevs_general.pt --scene my_scene.png \
+             --train-images 2000 --epochs 3 --out my_scene.pt  # fine-tune for a new scene
   aevs train --train-images 500 --val-images 100 --epochs 2 --input-size 64 --out /tmp/ae.pt
   torchrun --nproc-per-node 2 --no-python aevs train --config config/train.yaml
 """
@@ -44,7 +47,9 @@ def add_parser(subparsers) -> None:
         default = _default(config_field)
         flag = "--" + config_field.name.replace("_", "-")
         text = config_field.metadata["help"] + ("" if default is None else f" (default {default})")
-        if isinstance(default, bool):
+        if config_field.metadata["repeatable"]:
+            settings.add_argument(flag, action="append", default=None, metavar="STR", help=text)
+        elif isinstance(default, bool):
             settings.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=text)
         elif isinstance(default, tuple):
             settings.add_argument(flag, type=int, nargs="+", default=None, metavar="N", help=text)

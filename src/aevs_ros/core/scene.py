@@ -94,9 +94,16 @@ class PlanarScene:
     @classmethod
     def load(cls, path: str | Path | None = None, width_m: float = DEFAULT_SCENE_WIDTH_M,
              background: float = DEFAULT_BACKGROUND, blur_sigma: float = DEFAULT_BLUR_SIGMA) -> "PlanarScene":
-        """Read a scene image file (any format OpenCV reads); None gives the bundled default."""
-        if path is None or str(path) in ("", "default"):
+        """Read a scene image file (any format OpenCV reads) or a bundled one (``skimage:NAME``,
+        see scene_catalog); None gives the bundled default."""
+        from .scene_catalog import PREFIX, bundled_path
+
+        if path is None or str(path) in ("", "default", PREFIX + "astronaut"):
             return cls(default_scene_image(), width_m, background, "default:astronaut", blur_sigma)
+        if str(path).startswith(PREFIX):
+            name = str(path)[len(PREFIX):]
+            image = cv2.imread(str(bundled_path(name)), cv2.IMREAD_GRAYSCALE)
+            return cls(image, width_m, background, PREFIX + name, blur_sigma)
         path = Path(path).expanduser()
         if not path.is_file():
             raise SceneError(f"scene image not found: {path}")

@@ -40,11 +40,13 @@ class ViewSampling:
             raise ValueError("min_visible_fraction must lie in [0, 1]")
 
 
-def _param(default, help: str):
-    """A field with its command-line help (commands/train.py builds one flag per field)."""
+def _param(default, help: str, repeatable: bool = False):
+    """A field with its command-line help (commands/train.py builds one flag per field; a
+    repeatable one collects every use of its flag)."""
+    metadata = {"help": help, "repeatable": repeatable}
     if isinstance(default, tuple):
-        return field(default_factory=lambda: default, metadata={"help": help})
-    return field(default=default, metadata={"help": help})
+        return field(default_factory=lambda: default, metadata=metadata)
+    return field(default=default, metadata=metadata)
 
 
 _MODEL = AutoencoderConfig()
@@ -54,8 +56,12 @@ _VIEWS = ViewSampling()
 @dataclass
 class TrainConfig:
     # data
-    scene: str | None = _param(None, "scene image file (default: the bundled scene)")
-    scene_width_m: float = _param(BUNDLED_SCENE_WIDTH_M, "physical width of the scene image, m")
+    scene: str | list | None = _param(
+        None, "scene: an image file, a folder of them, skimage:NAME or skimage:training "
+        "(core/scene_catalog.py); repeat for several; in YAML a list whose items may be "
+        "{path: ..., width_m: ...} (default: the bundled scene)", repeatable=True)
+    scene_width_m: float = _param(BUNDLED_SCENE_WIDTH_M, "physical width of each scene image "
+                                  "that names no width of its own, m")
     train_images: int = _param(5000, "number of rendered training views")
     val_images: int = _param(500, "number of rendered validation views")
     focus_half_extent_m: float = _param(_VIEWS.focus_half_extent_m,
@@ -76,6 +82,8 @@ class TrainConfig:
                                 "encoder, the last of the decoder; the others keep only their skip "
                                 "path); 0 = all")
     # optimisation
+    init: str | None = _param(None, "start from this model file's weights (fine-tuning); its "
+                              "network settings must match")
     loss: str = _param("dct", f"reconstruction loss: {' or '.join(LOSSES)}")
     learning_rate: float = _param(1e-3, "Adam learning rate")
     lr_schedule: str = _param("constant", f"{' or '.join(LR_SCHEDULES)} (halve on a val plateau)")
@@ -93,6 +101,12 @@ class TrainConfig:
 
     def __post_init__(self):
         self.stage_channels = tuple(int(c) for c in self.stage_channels)
+        if isinstance(self.scene, (list, tuple)):
+            self.scene = list(self.scene) if len(self.scene) != 1 else self.scene[0]
+        for entry in self.scene_entries():
+            if not isinstance(entry, (str, dict)) or (isinstance(entry, dict) and (
+                    set(entry) - {"path", "width_m"} or not isinstance(entry.get("path"), str))):
+                raise ConfigurationError(f"a scene is a path or {{path: ..., width_m: ...}}, got {entry!r}")
         if self.loss not in LOSSES:
             raise ConfigurationError(f"loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         if self.lr_schedule not in LR_SCHEDULES:
@@ -109,6 +123,12 @@ class TrainConfig:
             self.view_sampling()
         except ValueError as error:
             raise ConfigurationError(str(error)) from None
+
+    def scene_entries(self) -> list:
+        """The scene setting as a list (empty: the bundled scene)."""
+        if self.scene is None:
+            return []
+        return list(self.scene) if isinstance(self.scene, list) else [self.scene]
 
     def model_config(self) -> AutoencoderConfig:
         return AutoencoderConfig(input_size=self.input_size, latent_dim=self.latent_dim,

@@ -6,7 +6,8 @@ at random. The defaults cover the two test sets of the paper: look-at starts (go
 (0, 0, 0.6) + [-0.6, 0.6] x [-0.6, 0.6] x [-0.15, 0.15] m, looking at the centre
 +- 10 cm) and screw-motion starts (0.3-0.9 m high, any roll).
 
-Views are kept as uint8 (N, h, w) arrays: 20k views of 128x128 take 330 MB.
+Views are kept as uint8 (N, h, w) arrays: 20k views of 128x128 take 330 MB. Several
+scenes share the count equally (scene_views), each from its own seed.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from tqdm import tqdm
 from aevs_ros.core import se3
 from aevs_ros.core.camera import PinholeCamera
 from aevs_ros.core.errors import SceneError
+from aevs_ros.core import scene_catalog
 from aevs_ros.core.scene import PlanarScene
-from aevs_ros.learning.config import ViewSampling
+from aevs_ros.learning.config import TrainConfig, ViewSampling
 
 #: Draws per kept view before giving up on a sampling box that keeps missing the scene.
 MAX_DRAWS_PER_VIEW = 20
@@ -65,3 +67,31 @@ def render_views(scene: PlanarScene, camera: PinholeCamera, count: int, seed: in
                 kept += 1
                 bar.update()
     return images, poses
+
+
+def load_scenes(config: TrainConfig) -> list[PlanarScene]:
+    """The scenes config.scene names (scene_catalog entries; folders and sets expanded)."""
+    scenes = []
+    for entry in config.scene_entries() or [None]:
+        path, width = (entry["path"], entry.get("width_m", config.scene_width_m)) if isinstance(entry, dict) \
+            else (entry, config.scene_width_m)
+        for single in scene_catalog.expand(path) if path is not None else [None]:
+            scenes.append(PlanarScene.load(single, width))
+    return scenes
+
+
+def scene_views(scenes: list[PlanarScene], camera: PinholeCamera, count: int, seed: int,
+                sampling: ViewSampling = ViewSampling(), progress: bool = True,
+                description: str = "views"):
+    """render_views over several scenes: count shared equally (the first ones take the
+    remainder), scene i drawn from the i-th seed of ``seed``; one scene is render_views itself."""
+    if len(scenes) == 1:
+        return render_views(scenes[0], camera, count, seed, sampling, progress, description)
+    if count < len(scenes):
+        raise SceneError(f"{count} views cannot cover {len(scenes)} scenes")
+    shares = [count // len(scenes) + (index < count % len(scenes)) for index in range(len(scenes))]
+    seeds = np.random.SeedSequence(int(seed)).generate_state(len(scenes))
+    parts = [render_views(scene, camera, share, int(scene_seed), sampling, progress,
+                          f"{description} of {scene.name}")
+             for scene, share, scene_seed in zip(scenes, shares, seeds)]
+    return np.concatenate([images for images, _ in parts]), np.concatenate([poses for _, poses in parts])

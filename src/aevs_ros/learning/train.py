@@ -13,9 +13,11 @@ network is rebuilt from it alone and it records how it was trained.
 from __future__ import annotations
 
 import csv
+import hashlib
 import math
 import os
 import shutil
+import sys
 import time
 from contextlib import nullcontext
 from dataclasses import asdict, dataclass
@@ -31,9 +33,9 @@ from aevs_ros.core.camera import default_camera
 from aevs_ros.core.errors import ConfigurationError, ModelError
 from aevs_ros.core.scene import PlanarScene
 from aevs_ros.learning.config import TrainConfig
-from aevs_ros.learning.dataset import render_views
+from aevs_ros.learning.dataset import load_scenes, scene_views
 from aevs_ros.learning.losses import make_loss
-from aevs_ros.core.network.model import Autoencoder, save_model
+from aevs_ros.core.network.model import Autoencoder, load_model, save_model
 
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "train_log.csv"
@@ -126,6 +128,25 @@ def _scene_record(scene: PlanarScene, path: str | None) -> dict:
             "width_m": scene.width_m, "height_m": scene.height_m}
 
 
+def _initial_weights(config: TrainConfig) -> dict:
+    """The weights of the --init model, which must have the network config describes."""
+    initial = load_model(config.init)
+    if initial.config != config.model_config():
+        raise ConfigurationError(f"--init {config.init} has the network {initial.config}, "
+                                 f"not the configured {config.model_config()}")
+    return initial.model.state_dict()
+
+
+def _scenes_record(scenes: list[PlanarScene], entries: list) -> dict:
+    """The model file's "scene" record: the scene itself, or for several a fingerprint of all."""
+    paths = [entry["path"] if isinstance(entry, dict) else entry for entry in entries]
+    if len(scenes) == 1:
+        return _scene_record(scenes[0], paths[0] if paths else None)
+    digest = hashlib.sha1("".join(scene.fingerprint for scene in scenes).encode())
+    return {"path": paths, "name": f"{len(scenes)} scenes", "fingerprint": digest.hexdigest()[:12],
+            "width_m": [scene.width_m for scene in scenes], "height_m": [scene.height_m for scene in scenes]}
+
+
 def _check_resumable(saved: dict, config: TrainConfig, checkpoint: Path):
     """A setting added after the checkpoint was written counts as its default there."""
     saved = {**asdict(TrainConfig()), **saved}
@@ -171,19 +192,21 @@ def _train(config: TrainConfig, resume: bool, command_line: str, process: _Proce
         saved = torch.load(checkpoint_path, map_location=process.device, weights_only=True)
         _check_resumable(saved["train_config"], config, checkpoint_path)
 
-    scene = PlanarScene.load(config.scene, config.scene_width_m)
+    scenes = load_scenes(config)
     camera = default_camera(config.input_size)
     sampling = config.view_sampling()
     train_seed, val_seed, init_seed, shuffle_seed = np.random.SeedSequence(config.seed).generate_state(4)
     show = config.progress and process.is_main
-    train_views, _ = render_views(scene, camera, config.train_images, train_seed, sampling,
-                                  show, "rendering training views")
-    val_views, _ = render_views(scene, camera, config.val_images, val_seed, sampling,
-                                show, "rendering validation views")
+    train_views, _ = scene_views(scenes, camera, config.train_images, train_seed, sampling,
+                                 show, "rendering training views")
+    val_views, _ = scene_views(scenes, camera, config.val_images, val_seed, sampling,
+                               show, "rendering validation views")
     train_views, val_views = torch.from_numpy(train_views), torch.from_numpy(val_views)
 
     torch.manual_seed(int(init_seed))
     model = Autoencoder(config.model_config()).to(process.device)
+    if config.init is not None and saved is None:
+        model.load_state_dict(_initial_weights(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     scheduler = None
     if config.lr_schedule == "plateau":
@@ -222,8 +245,8 @@ def _train(config: TrainConfig, resume: bool, command_line: str, process: _Proce
                "epoch_seconds": f"{epoch_seconds:.1f}",
                "images_per_second": f"{config.train_images / epoch_seconds:.1f}"}
         _append_log(log_path, row)
-        if config.progress:
-            tqdm.write(", ".join(f"{key} {value}" for key, value in row.items()))
+        tqdm.write(", ".join(f"{key} {value}" for key, value in row.items())
+                   + f", {training_seconds / 60:.1f} min in all", file=sys.stdout)
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": None if scheduler is None else scheduler.state_dict(),
                     "shuffle_rng": shuffle.get_state(), "epoch": epoch,
@@ -237,7 +260,8 @@ def _train(config: TrainConfig, resume: bool, command_line: str, process: _Proce
         metadata = {
             "loss": config.loss, "train_loss": train_loss, "val_loss": val_loss,
             "epochs": config.epochs, "training_seconds": training_seconds,
-            "command_line": command_line, "scene": _scene_record(scene, config.scene),
+            "command_line": command_line, "scene": _scenes_record(scenes, config.scene_entries()),
+            "scenes": [_scene_record(scene, None) for scene in scenes], "init": config.init,
             "camera": camera.to_camera_info(), "view_sampling": asdict(sampling),
             "train_config": asdict(config), "torch_version": str(torch.__version__),
         }
