@@ -38,21 +38,32 @@ def add_sweep_arguments(parser, name: str, input_size: int = 64, train_images: i
 def train_model(args, label: str, folder, command_line: str, **architecture) -> dict:
     """Train (or reuse) the autoencoder ``<folder>/aevs_<label>.pt`` with these TrainConfig
     architecture settings and the budget flags of ``args``; returns where it is and how it went."""
-    import json
-
     from ..learning.config import TrainConfig
 
-    model = folder / f"aevs_{label}.pt"
     config = TrainConfig(input_size=args.input_size, train_images=args.train_images,
-                         val_images=args.val_images, epochs=args.epochs, threads=args.threads, out=str(model),
-                         work_dir=str(folder / f"work_{label}"), **architecture)
-    settings_file = folder / f"aevs_{label}.settings.json"
+                         val_images=args.val_images, epochs=args.epochs, threads=args.threads,
+                         out=str(folder / f"aevs_{label}.pt"), work_dir=str(folder / f"work_{label}"),
+                         **architecture)
+    return train_or_reuse(config, label, command_line, args.retrain)
+
+
+def train_or_reuse(config, label: str, command_line: str, retrain: bool = False) -> dict:
+    """Train ``config`` into config.out, or reuse the model there if it was trained with the
+    same settings (recorded beside it); returns where it is, its losses and training seconds."""
+    import json
+    from pathlib import Path
+
+    model = Path(config.out)
+    settings_file = model.with_name(model.stem + ".settings.json")
     settings = json.dumps({key: value for key, value in vars(config).items() if key not in NOT_TRAINED},
                           sort_keys=True, default=str)
-    trained_alike = settings_file.is_file() and settings_file.read_text() == settings
-    if not args.retrain and model.is_file() and trained_alike:
+    if not retrain and model.is_file() and settings_file.is_file() and settings_file.read_text() == settings:
+        from ..core.network.model import load_model
+
+        metadata = load_model(model).metadata
         print(f"{label}: reusing {model}")
-        return {"model": str(model), "reused": True}
+        return {"model": str(model), "reused": True, "train_loss": metadata.get("train_loss"),
+                "val_loss": metadata.get("val_loss"), "training_seconds": metadata.get("training_seconds")}
     from ..learning.train import train
 
     print(f"{label}: training {model}")

@@ -110,6 +110,29 @@ def _plot_rate_sweep(values: list[int], rates: dict, path, xlabel: str, title: s
     return _save(fig, path)
 
 
+def plot_unseen_scenes(results: dict, rows: list[str], labels: dict, tests: list[str], path) -> Path:
+    """Per test set, grouped bars: the convergence rate of every row on every scene."""
+    plt = _pyplot()
+    scenes = list(results)
+    fig, axes = plt.subplots(len(tests), 1, figsize=(2.5 + 1.4 * len(scenes) * len(rows) / 4, 2.8 * len(tests)),
+                             squeeze=False)
+    width = 0.85 / len(rows)
+    for ax, test in zip(axes[:, 0], tests):
+        for index, row in enumerate(rows):
+            x = np.arange(len(scenes)) + (index - (len(rows) - 1) / 2) * width
+            rates = [100 * (results[scene][row][test]["converged_rate"] or 0) if row in results[scene] else 0
+                     for scene in scenes]
+            ax.bar(x, rates, width * 0.92, label=labels[row])
+            for xi, value in zip(x, rates):
+                ax.text(xi, value + 1, f"{value:.0f}", ha="center", fontsize=6)
+        ax.set_xticks(np.arange(len(scenes)), scenes)
+        ax.set_ylabel(f"{test.replace('_', '-')}: converged [%]")
+        ax.set_ylim(0, 112)
+    axes[0, 0].legend(ncol=min(4, len(rows)), fontsize=7, loc="lower center")
+    axes[0, 0].set_title("scenes no model saw: no training, fine-tuning, or a model of the scene's own")
+    return _save(fig, path)
+
+
 def plot_difficulty_rates(results: dict, sigmas: list[float], methods: list[str], path) -> Path:
     """Convergence rate per method against the batches' x/y standard deviation (the paper's Fig. 6a)."""
     plt = _pyplot()

@@ -7,7 +7,7 @@ import importlib.util
 
 # In the order `aevs bench --help` lists them.
 BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "sweep_depth", "difficulty", "loop", "soak",
-              "faults", "robustness", "visp", "runtimes")
+              "faults", "robustness", "visp", "runtimes", "unseen_scenes")
 
 DESCRIPTION = """\
 Benchmarks of the feature families (dvs, pca, dct, aevs) in simulation. Each prints its
@@ -22,6 +22,7 @@ examples:
   aevs bench loop --load 1                           # servo_node through ROS, one busy process beside it
   aevs bench soak --runs 20 --method aevs            # the sim graph 20 times: outcomes, faults
   aevs bench faults                                  # break the sim graph on purpose: halts, reasons, recovery
+  aevs bench unseen-scenes                           # do I need to train for my scene?
 """
 
 
