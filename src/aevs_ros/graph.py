@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .core import se3
+from .core import scene_catalog, se3
 from .core.features.registry import FEATURE_FAMILIES, LEARNED_FAMILIES
 
 PACKAGE = 'aevs_ros'
@@ -39,7 +39,7 @@ LAUNCH_ARGUMENTS = {
                         'config/real.yaml)'),
     'method': ('', f"feature family of the servo: {', '.join(FEATURE_FAMILIES)} (default: the preset's)"),
     'model': ('', f"model file of {'/'.join(LEARNED_FAMILIES)} (default: the preset's, else the shipped one)"),
-    'scene': ('', 'sim: scene image file (default: the preset\'s, else the bundled poster)'),
+    'scene': ('', 'sim: scene image file or skimage:NAME (default: the preset\'s, else the bundled poster)'),
     'json': ('', 'sim: write the outcome JSON to this path'),
     'keep_running': ('false', 'sim: true keeps the nodes running after the outcome, until Ctrl-C'),
 }
@@ -135,7 +135,8 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
     if not Path(preset).is_file():
         raise FileNotFoundError(f'parameter file not found: {preset}')
     sections = read_parameter_file(preset)  # a broken preset fails here, not in every node
-    model, scene = (_existing_file(path, what) for path, what in ((model, 'model'), (scene, 'scene image')))
+    model = _existing_file(model, 'model')
+    scene = scene if scene.startswith(scene_catalog.PREFIX) else _existing_file(scene, 'scene image')
 
     def spec(executable, parameters=None, **kwargs):
         files = (str(config_file((REAL_NODE_CONFIG if graph == 'real' else NODE_CONFIG)[executable])), preset)
@@ -144,6 +145,7 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
     servo = {key: value for key, value in (('method', method), ('model_path', model)) if value}
     if graph == 'real':
         return [spec('camera_node'), spec('gantry_driver'), spec('servo_node', servo)]
+    servo['scene_fingerprint'] = rendered_scene(sections, scene).fingerprint  # picks the shipped model
     scenario = node_parameters(sections, 'sim_scenario')
     try:
         start = start_pose(scenario)
@@ -165,6 +167,15 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
         spec('servo_node', servo),
         spec('sim_scenario', scenario_overrides, ends_graph=not keep_running),
     ]
+
+
+def rendered_scene(sections: dict, scene: str):
+    """The PlanarScene planar_renderer will render: ``scene``, else its preset's, else its own file's."""
+    from .core.scene import PlanarScene
+
+    rendered = {**node_parameters(read_parameter_file(str(config_file(NODE_CONFIG['planar_renderer']))),
+                                  'planar_renderer'), **node_parameters(sections, 'planar_renderer')}
+    return PlanarScene.load(scene or rendered.get('scene_path') or None, rendered.get('scene_width', 0.8))
 
 
 def _existing_file(path: str, what: str) -> str:

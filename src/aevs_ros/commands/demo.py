@@ -70,10 +70,11 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--start", default=DEFAULT_START, metavar=START_METAVAR,
                         help="start pose as a displacement in the goal camera frame: translation [m] and "
                              "rotation vector [deg] (default %(default)s)")
-    parser.add_argument("--scene", default=None, help="scene image (default: bundled astronaut poster)")
+    parser.add_argument("--scene", default=None, help="scene image or skimage:NAME (default: bundled astronaut poster)")
     parser.add_argument("--scene-width", type=float, default=0.8, help="scene width [m] (default 0.8)")
     parser.add_argument("--model", default=None,
-                        help=f"model file for {'/'.join(LEARNED_FAMILIES)} (default: the shipped one)")
+                        help=f"model file for {'/'.join(LEARNED_FAMILIES)} (default: the shipped one for "
+                             "the scene: README \"Which model\")")
     parser.add_argument("--size", type=int, default=None,
                         help="image size in pixels (default: the model's input size, else 128)")
     parser.add_argument("--iterations", type=int, default=1500, help="iteration budget (default 1500)")
@@ -93,7 +94,9 @@ def run(args) -> int:
     from dataclasses import replace
 
     from ..core.simulator import SIMULATED_SERVO, SimConfig, simulate
-    from ..resources import default_model_path
+    from pathlib import Path
+
+    from ..resources import ModelChoice, choose_model, default_model_path
 
     method = args.method or ("aevs" if default_model_path("aevs") else "dvs")
     if args.method is None and method == "dvs":
@@ -105,10 +108,11 @@ def run(args) -> int:
         goal = _pose("--goal", args.goal, lambda: se3.look_at((goal_x, goal_y, goal_z), (goal_x, goal_y, 0.0),
                                                              roll=float(_radians(goal_roll))))
         start = _pose("--start", args.start, lambda: se3.displaced(goal, start_offset))
-        model = args.model or default_model_path(method)
+        scene = PlanarScene.load(args.scene, args.scene_width)
+        choice = ModelChoice(Path(args.model), "given (--model)") if args.model else choose_model(method, scene.fingerprint)
+        model = choice.path
         model_shape = None if args.size else model_input_shape(method, model)
         camera = default_camera(model_shape[1], model_shape[0]) if model_shape else default_camera(args.size or 128)
-        scene = PlanarScene.load(args.scene, args.scene_width)
         feature = make_feature(method, camera, depth=goal_z, model_path=model)
         servo_config = replace(SIMULATED_SERVO, gain=args.gain) if args.gain else SIMULATED_SERVO
         result = simulate(scene, camera, feature, goal, start, servo_config,
@@ -118,7 +122,11 @@ def run(args) -> int:
         return 2
     outcome = outcome_from_simulation(result)
     outcome["scene"] = scene.name
+    if family(method).needs_model:
+        outcome.update(choice.record())
     print(format_outcome(outcome))
+    if family(method).needs_model:
+        print(f"  model:   {choice.reason}")
     try:
         if args.json:
             _write("--json", args.json, lambda: write_json(outcome, args.json))

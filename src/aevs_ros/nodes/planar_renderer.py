@@ -32,7 +32,7 @@ from .image_conversions import gray_to_image_msg
 from .msg_conversions import pose_to_matrix
 
 PARAMETERS = (
-    Param('scene_path', '', "scene image file; '' = the bundled poster", read_only=True),
+    Param('scene_path', '', "scene image file or skimage:NAME (core/scene_catalog.py); '' = the bundled poster", read_only=True),
     Param('scene_width', 0.8, 'physical width of the scene image [m]', read_only=True, low=1e-3, high=1e3),
     Param('blur_sigma', DEFAULT_BLUR_SIGMA, 'camera point-spread function, std [px]', read_only=True,
           low=0.0, high=100.0),

@@ -18,6 +18,7 @@ os.environ.setdefault('OMP_WAIT_POLICY', 'PASSIVE')
 
 import threading  # noqa: E402
 from dataclasses import fields  # noqa: E402
+from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 from aevs_msgs.action import ServoToImage  # noqa: E402
@@ -44,7 +45,7 @@ from ..core.features.registry import FEATURE_FAMILIES, LEARNED_FAMILIES, family 
 from ..core.servo import ServoCommand, ServoConfig, ServoState  # noqa: E402
 from ..core.servo_loop import LoopTimings, ServoLoop  # noqa: E402
 from ..core.servo_session import ServoSession, SessionConfig  # noqa: E402
-from ..resources import default_model_path  # noqa: E402
+from ..resources import ModelChoice, choose_model  # noqa: E402
 from . import JOIN_TIMEOUT_S, Param, check_choice, declare, run, stop_executor  # noqa: E402
 from .image_conversions import camera_from_info, gray_to_image_msg, image_to_gray  # noqa: E402
 from .msg_conversions import array_to_twist  # noqa: E402
@@ -52,8 +53,11 @@ from .msg_conversions import array_to_twist  # noqa: E402
 _CONFIG = ServoConfig()
 PARAMETERS = (
     Param('method', 'dvs', 'feature family', read_only=True, choices=FEATURE_FAMILIES),
-    Param('model_path', '', f"model file of {'/'.join(LEARNED_FAMILIES)}; empty = the family's shipped model",
-          read_only=True),
+    Param('model_path', '', f"model file of {'/'.join(LEARNED_FAMILIES)}; empty = the shipped one for the "
+          "scene (resources.choose_model)", read_only=True),
+    Param('scene_fingerprint', '', "fingerprint of the scene in view (the sim graph sets it); empty = unknown. "
+          "Picks the shipped model when model_path is empty: the per-scene one on its own scene, else the "
+          "general one", read_only=True),
     Param('feature_dim', 0, "features of pca/dct; 0 = the family's default", read_only=True, low=0, high=10**6),
     Param('input_width', 0, "image width the features use [px]; 0 = the model's, else the camera's",
           read_only=True, low=0, high=8192),
@@ -115,11 +119,18 @@ def loop_timings(values: dict) -> LoopTimings:
                        debug_period=1.0 / values['debug_image_rate'] if values['publish_debug_images'] else 0.0)
 
 
+def model_choice(values: dict) -> ModelChoice:
+    """The model file the parameters name, or the shipped one chosen for the scene."""
+    if values['model_path']:
+        return ModelChoice(Path(values['model_path']), 'given (model_path)')
+    return choose_model(values['method'], values['scene_fingerprint'] or None)
+
+
 def session_config(values: dict) -> SessionConfig:
     width, height = values['input_width'], values['input_height'] or values['input_width']
     return SessionConfig(
         method=values['method'],
-        model_path=values['model_path'] or default_model_path(values['method']),
+        model_path=model_choice(values).path,
         depth=values['depth'], feature_dim=values['feature_dim'],
         input_shape=(height, width) if width else None,
         camera_fallback=tuple(values['camera_fallback']), servo=servo_config(values))
@@ -154,7 +165,8 @@ class ServoNode(Node):
         self.add_on_set_parameters_callback(self.on_set_parameters)
         self.action_node, self.action_executor, self.action_thread = self._start_action_server()
         self.loop.start()
-        self.get_logger().info(f"servo_node ready: method {self.params['method']}, gain {self.params['gain']}")
+        model = f", model {model_choice(self.params).reason}" if family(self.params['method']).needs_model else ''
+        self.get_logger().info(f"servo_node ready: method {self.params['method']}, gain {self.params['gain']}{model}")
 
     # -- inputs: hand the loop its work ------------------------------------------------------------
     def on_image(self, msg: Image):

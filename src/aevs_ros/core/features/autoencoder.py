@@ -50,6 +50,14 @@ class AutoencoderFeature(ImageMapping):
         size = load_model(model_path).config.input_size
         return size, size
 
+    @staticmethod
+    def model_scene_fingerprint(model_path: str | Path | None) -> str:
+        """The training scene's fingerprint; a model of several scenes has "scenes" beside it."""
+        metadata = load_model(model_path).metadata
+        if len(metadata.get("scenes", [None])) != 1:
+            return ""
+        return str(metadata.get("scene", {}).get("fingerprint", ""))
+
     @property
     def dim(self) -> int:
         return self._latent_dim

@@ -65,6 +65,12 @@ class Feature(ABC):
         ModelError if it is missing or unreadable."""
         return None
 
+    @staticmethod
+    def model_scene_fingerprint(model_path) -> str:
+        """Fingerprint of the one scene the model file was trained on ('' if it was trained on
+        several or does not say); ModelError if it is missing or unreadable."""
+        return ""
+
     def error_weights(self, error: np.ndarray) -> np.ndarray:
         """Robust weights in [0, 1] of the errors s - s* (ServoConfig.robust). All ones here:
         an M-estimator needs many features each seeing a small part of the image (the pixels of

@@ -95,6 +95,10 @@ class PCAFeature(ImageMapping):
         """(h, w) of the images the basis at ``model_path`` was fitted on (ModelError if unreadable)."""
         return tuple(int(n) for n in _read_basis(model_path)[1]["image_size"])
 
+    @staticmethod
+    def model_scene_fingerprint(model_path: str | Path | None) -> str:
+        return str(_read_basis(model_path)[1]["scene_fingerprint"])
+
     @classmethod
     def build(cls, camera: PinholeCamera, depth: float = 0.6, *, model_path=None,
               border: int = DEFAULT_BORDER, **options) -> "PCAFeature":

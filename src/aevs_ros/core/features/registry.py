@@ -23,6 +23,8 @@ class FeatureFamily:
     class_name: str  #: its Feature subclass
     needs_model: bool = False  #: reads a model file (``model_path``)
     default_model: str | None = None  #: the shipped model, relative to the share directory
+    #: the shipped model for any scene, used where the scene is not default_model's (resources.choose_model)
+    general_model: str | None = None
     uses_torch: bool = False  #: computes with torch (its thread count is torch's)
 
     def feature_class(self):
@@ -32,10 +34,12 @@ class FeatureFamily:
 
 FAMILIES = {family.name: family for family in (
     FeatureFamily("dvs", "dvs", "PhotometricFeature"),
-    FeatureFamily("pca", "pca", "PCAFeature", needs_model=True, default_model="models/pca_default.npz"),
+    FeatureFamily("pca", "pca", "PCAFeature", needs_model=True, default_model="models/pca_default.npz",
+                  general_model="models/pca_general.npz"),
     FeatureFamily("dct", "dct", "DCTFeature"),
     FeatureFamily("aevs", "autoencoder", "AutoencoderFeature", needs_model=True,
-                  default_model="models/aevs_default.pt", uses_torch=True),
+                  default_model="models/aevs_default.pt", general_model="models/aevs_general.pt",
+                  uses_torch=True),
 )}
 FEATURE_FAMILIES = tuple(FAMILIES)
 #: the families that read a model file
