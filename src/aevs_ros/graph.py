@@ -145,7 +145,6 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
     servo = {key: value for key, value in (('method', method), ('model_path', model)) if value}
     if graph == 'real':
         return [spec('camera_node'), spec('gantry_driver'), spec('servo_node', servo)]
-    servo['scene_fingerprint'] = rendered_scene(sections, scene).fingerprint  # picks the shipped model
     scenario = node_parameters(sections, 'sim_scenario')
     try:
         start = start_pose(scenario)
@@ -161,12 +160,30 @@ def build_graph(graph: str, params_file: str = '', method: str = '', model: str 
         scenario_overrides['exit_when_done'] = False
     if timeout:
         scenario_overrides['timeout'] = float(timeout)
+    choice = _sim_model_choice(sections, method, model, scene)
+    if choice is not None:
+        servo['model_path'] = str(choice.path or '')
+        scenario_overrides['model_choice'] = choice.reason
     return [
         spec('planar_renderer', scene_parameters),
         spec('gantry_driver', {'backend': 'sim', 'initial_camera_pose': se3.pose_to_list(start)}),
         spec('servo_node', servo),
         spec('sim_scenario', scenario_overrides, ends_graph=not keep_running),
     ]
+
+
+def _sim_model_choice(sections: dict, method: str, model: str, scene: str):
+    """The shipped model the servo of the sim graph uses (resources.choose_model for the rendered
+    scene), or None where the servo's method reads no model or its model is named."""
+    from .core.features.registry import family
+    from .resources import choose_model
+
+    servo = {**node_parameters(read_parameter_file(str(config_file(NODE_CONFIG['servo_node']))), 'servo_node'),
+             **node_parameters(sections, 'servo_node')}
+    method = method or servo.get('method', 'dvs')
+    if model or servo.get('model_path') or not family(method).needs_model:
+        return None
+    return choose_model(method, rendered_scene(sections, scene).fingerprint)
 
 
 def rendered_scene(sections: dict, scene: str):

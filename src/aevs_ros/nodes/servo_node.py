@@ -53,11 +53,9 @@ from .msg_conversions import array_to_twist  # noqa: E402
 _CONFIG = ServoConfig()
 PARAMETERS = (
     Param('method', 'dvs', 'feature family', read_only=True, choices=FEATURE_FAMILIES),
-    Param('model_path', '', f"model file of {'/'.join(LEARNED_FAMILIES)}; empty = the shipped one for the "
-          "scene (resources.choose_model)", read_only=True),
-    Param('scene_fingerprint', '', "fingerprint of the scene in view (the sim graph sets it); empty = unknown. "
-          "Picks the shipped model when model_path is empty: the per-scene one on its own scene, else the "
-          "general one", read_only=True),
+    Param('model_path', '', f"model file of {'/'.join(LEARNED_FAMILIES)}; empty = the shipped one for a "
+          "scene it cannot know (resources.choose_model: the general model; the sim graph names the model)",
+          read_only=True),
     Param('feature_dim', 0, "features of pca/dct; 0 = the family's default", read_only=True, low=0, high=10**6),
     Param('input_width', 0, "image width the features use [px]; 0 = the model's, else the camera's",
           read_only=True, low=0, high=8192),
@@ -120,10 +118,10 @@ def loop_timings(values: dict) -> LoopTimings:
 
 
 def model_choice(values: dict) -> ModelChoice:
-    """The model file the parameters name, or the shipped one chosen for the scene."""
+    """The model file the parameters name, or the shipped one for a scene the node cannot know."""
     if values['model_path']:
         return ModelChoice(Path(values['model_path']), 'given (model_path)')
-    return choose_model(values['method'], values['scene_fingerprint'] or None)
+    return choose_model(values['method'], None)
 
 
 def session_config(values: dict) -> SessionConfig:

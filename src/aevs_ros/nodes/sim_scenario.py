@@ -48,6 +48,8 @@ PARAMETERS = (
     Param('settle_time', 0.2, 'wait this long after CONVERGED before taking the final pose [s]',
           read_only=True, low=0.0, high=60.0),
     Param('json_path', '', "write the outcome JSON here; '' = no file", read_only=True),
+    Param('model_choice', '', "which shipped model the servo uses and why (the graph sets it), for the outcome",
+          read_only=True),
     Param('exit_when_done', True, 'exit once the outcome is reported (ends `aevs launch sim`)', read_only=True),
 )
 
@@ -150,6 +152,8 @@ class SimScenario(Node):
                 stop is StopReason.CONVERGED, reason, stop, transport='ros',
                 final_feature_error=status.feature_error_norm if status else float('nan'),
                 scene=self.params['scene_path'] or 'default')
+            if self.params['model_choice']:
+                outcome['model_choice'] = self.params['model_choice']
             self.get_logger().info('outcome:\n' + format_outcome(outcome))
             if self.params['json_path']:
                 write_json(outcome, self.params['json_path'])
