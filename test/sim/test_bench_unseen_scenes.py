@@ -43,7 +43,7 @@ def test_every_row_on_an_unseen_scene_with_its_training_cost(general, tmp_path, 
     assert coffee["aevs_finetuned"]["training_minutes"] > 0 and coffee["aevs_scene"]["model"] == str(per_scene)
     tuned = load_model(coffee["aevs_finetuned"]["model"]).metadata
     assert tuned["init"] == str(model) and tuned["scene"]["name"] == "skimage:coffee"
-    assert (tmp_path / "unseen_scenes.png").is_file() and "fine-tuned" in (tmp_path / "unseen_scenes.md").read_text()
+    assert (tmp_path / "unseen_scenes.png").is_file() and (tmp_path / "scene_split.png").is_file() and "fine-tuned" in (tmp_path / "unseen_scenes.md").read_text()
     capsys.readouterr()
     assert main(arguments) == 0
     assert "coffee fine-tuned: reusing" in capsys.readouterr().out

@@ -110,6 +110,26 @@ def _plot_rate_sweep(values: list[int], rates: dict, path, xlabel: str, title: s
     return _save(fig, path)
 
 
+def plot_scene_split(training: dict, held_out: dict, path) -> Path:
+    """Thumbnails of the general model's training scenes (top) and held-out scenes (bottom)."""
+    plt = _pyplot()
+    columns = max(len(training), len(held_out))
+    fig, axes = plt.subplots(2, columns, figsize=(1.5 * columns, 3.4), squeeze=False)
+    for row, (title, scenes) in enumerate((("training", training), ("held out", held_out))):
+        for column in range(columns):
+            ax = axes[row, column]
+            ax.axis("off")
+            if column < len(scenes):
+                name, image = list(scenes.items())[column]
+                ax.imshow(image, cmap="gray", vmin=0, vmax=1)
+                ax.set_title(name, fontsize=7)
+        axes[row, 0].text(-0.15, 0.5, title, transform=axes[row, 0].transAxes, rotation=90,
+                          va="center", ha="right", fontsize=9)
+    fig.suptitle("bundled scenes (skimage:NAME): what the general model trains on, and what it never sees",
+                 fontsize=9)
+    return _save(fig, path)
+
+
 def plot_unseen_scenes(results: dict, rows: list[str], labels: dict, tests: list[str], path) -> Path:
     """Per test set, grouped bars: the convergence rate of every row on every scene."""
     plt = _pyplot()

@@ -203,12 +203,13 @@ def run(args) -> int:
 
     from ..core.errors import AevsError
     from ..core.outcome import write_json
-    from ..core.scene_catalog import expand
+    from ..core.scene import PlanarScene
+    from ..core.scene_catalog import HELD_OUT_SCENES, PREFIX, TRAINING_SCENES, expand
     from ..core.servo import ServoConfig
     from ..core.simulator import SIMULATED_SERVO, SimConfig
     from . import config_overrides, machine_info
     from .convergence import criterion_text
-    from .plots import plot_unseen_scenes
+    from .plots import plot_scene_split, plot_unseen_scenes
 
     if min(args.cases, args.iterations, args.finetune_images, args.finetune_epochs) < 1:
         print("aevs bench unseen-scenes: error: --cases, --iterations and the fine-tuning budget must be positive")
@@ -224,6 +225,8 @@ def run(args) -> int:
                 raise AevsError(f"{path} not found (aevs train --config config/train_general.yaml; "
                                 "aevs bench fit-pca --config config/train_general.yaml)")
         json_path, out = output_path(args.out, args.json, "unseen_scenes"), Path(args.out)
+        split = plot_scene_split(*({name: PlanarScene.load(PREFIX + name).image for name in names}
+                                   for names in (TRAINING_SCENES, HELD_OUT_SCENES)), out / "scene_split.png")
         results = {}
         for scene_entry in scenes:
             results[_label(scene_entry)] = evaluate_scene(args, scene_entry, servo, sim, general_model, general_pca)
@@ -240,5 +243,5 @@ def run(args) -> int:
     except AevsError as exc:
         print(f"aevs bench unseen-scenes: error: {exc}")
         return 2
-    print(f"\n{table}\n\n  JSON: {json_path}\n  table: {out / 'unseen_scenes.md'}\n  figure: {figure}")
+    print(f"\n{table}\n\n  JSON: {json_path}\n  table: {out / 'unseen_scenes.md'}\n  figures: {figure}, {split}")
     return 0
