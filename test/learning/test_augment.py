@@ -1,11 +1,18 @@
-"""Photometric augmentation: each perturbation does what it says, reproducibly."""
+"""Photometric augmentation: each perturbation does what it says, reproducibly, and training
+feeds the perturbed views to the model but scores the reconstruction against the clean ones."""
+from pathlib import Path
+
 import pytest
 import torch
 
 from aevs_ros.bench.robustness import CONDITIONS
+from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.core.imperfections import CameraImperfections
 from aevs_ros.learning import augment
 from aevs_ros.learning.augment import photometric_augmentation
+from aevs_ros.learning.train import CHECKPOINT_NAME, _epoch_perturbation, _Process, _run_epoch, train
+
+from test_train import _tiny_config
 
 PROBABILITIES = ("GAIN_PROBABILITY", "OFFSET_PROBABILITY", "GRADIENT_PROBABILITY",
                  "NOISE_PROBABILITY", "BLUR_PROBABILITY", "OCCLUDER_PROBABILITY")
@@ -130,3 +137,85 @@ def test_the_ranges_cover_the_robustness_benchmarks_levels():
                 assert low <= imperfections[name] <= high, (name, imperfections[name])
     grey = CameraImperfections().occlusion_intensity
     assert augment.OCCLUDER_GREY_RANGE[0] <= grey <= augment.OCCLUDER_GREY_RANGE[1]
+
+
+class _Recorder(torch.nn.Module):
+    """A one-parameter 'autoencoder' that remembers what it was given."""
+
+    def __init__(self):
+        super().__init__()
+        self.scale = torch.nn.Parameter(torch.ones(()))
+        self.inputs = []
+
+    def forward(self, images):
+        self.inputs.append(images.detach().clone())
+        return self.scale * images
+
+
+def test_training_feeds_the_perturbed_views_and_scores_against_the_clean_ones(tmp_path):
+    config = _tiny_config(tmp_path, augment=True)
+    views = (_views(20) * 255).to(torch.uint8)[:, 0]
+    model, targets = _Recorder(), []
+
+    def loss_function(reconstruction, target):
+        targets.append(target.clone())
+        return ((reconstruction - target) ** 2).mean()
+
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    order = torch.arange(len(views))
+    _run_epoch(model, loss_function, views, order, config, _Process(), optimizer, perturbation=_generator())
+    assert all(not torch.equal(given, target) for given, target in zip(model.inputs, targets))
+    assert torch.equal(torch.cat(targets), views.unsqueeze(1).float() / 255)
+    assert model.scale.item() != 1.0
+
+    model.inputs.clear()
+    targets.clear()
+    _run_epoch(model, loss_function, views, order, config, _Process())  # validation: clean views
+    assert torch.equal(torch.cat(model.inputs), torch.cat(targets))
+
+
+def test_each_process_perturbs_its_share_differently_from_one_shared_state():
+    shared = [_generator(5), _generator(5)]
+    first, second = (_epoch_perturbation(generator, _Process(rank=rank))
+                     for rank, generator in enumerate(shared))
+    assert not torch.equal(first.get_state(), second.get_state())
+    assert torch.equal(shared[0].get_state(), shared[1].get_state())
+
+
+def _weights(path):
+    return torch.load(path, weights_only=True)["model"]
+
+
+def _one_thread_config(path, **changes):
+    """A tiny run on one thread: two threads on a busy 2-core machine make an epoch seconds long."""
+    return _tiny_config(path, threads=1, **changes)
+
+
+def test_an_augmented_run_checkpoints_its_generator_and_resumes_exactly(tmp_path):
+    straight = _one_thread_config(tmp_path / "straight", augment=True, epochs=2)
+    train(straight)
+    interrupted = _one_thread_config(tmp_path / "interrupted", augment=True)
+    train(interrupted)
+    checkpoint = torch.load(Path(interrupted.work_dir) / CHECKPOINT_NAME, weights_only=True)
+    assert "augment_rng" in checkpoint and checkpoint["train_config"]["augment"] is True
+    train(_one_thread_config(tmp_path / "interrupted", augment=True, epochs=2), resume=True)
+    resumed = _weights(Path(interrupted.work_dir) / CHECKPOINT_NAME)
+    expected = _weights(Path(straight.work_dir) / CHECKPOINT_NAME)
+    assert all(torch.equal(expected[name], resumed[name]) for name in expected)
+
+    clean = _one_thread_config(tmp_path / "clean", epochs=2)
+    train(clean)
+    unaugmented = _weights(Path(clean.work_dir) / CHECKPOINT_NAME)
+    assert not all(torch.equal(expected[name], unaugmented[name]) for name in expected)
+
+
+def test_a_checkpoint_from_before_augment_existed_resumes_unaugmented(tmp_path):
+    first = _one_thread_config(tmp_path)
+    train(first)
+    path = Path(first.work_dir) / CHECKPOINT_NAME
+    checkpoint = torch.load(path, weights_only=True)
+    del checkpoint["train_config"]["augment"], checkpoint["augment_rng"]
+    torch.save(checkpoint, path)
+    assert train(_one_thread_config(tmp_path, epochs=2), resume=True).epochs == 2
+    with pytest.raises(ConfigurationError, match="augment"):
+        train(_one_thread_config(tmp_path, epochs=3, augment=True), resume=True)
