@@ -73,6 +73,9 @@ class TrainConfig:
     max_roll_deg: float = _param(_VIEWS.max_roll_deg, "roll uniform in +-this, degrees")
     min_visible_fraction: float = _param(_VIEWS.min_visible_fraction,
                                          "redraw views that see less of the scene than this")
+    augment: bool = _param(False, "photometric augmentation of the training views: random gain and "
+                           "offset of the light, lighting gradient, Gaussian noise and blur, a grey "
+                           "occluder (learning/augment.py); the loss still compares with the clean view")
     # model
     input_size: int = _param(_MODEL.input_size, "side of the square grayscale input, pixels")
     latent_dim: int = _param(_MODEL.latent_dim, "size of the latent z (the servoing features)")

@@ -32,6 +32,7 @@ from tqdm import tqdm
 from aevs_ros.core.camera import default_camera
 from aevs_ros.core.errors import ConfigurationError, ModelError
 from aevs_ros.core.scene import PlanarScene
+from aevs_ros.learning.augment import photometric_augmentation
 from aevs_ros.learning.config import TrainConfig
 from aevs_ros.learning.dataset import load_scenes, scene_views
 from aevs_ros.learning.losses import make_loss
@@ -95,8 +96,16 @@ def to_unit_float(views: torch.Tensor) -> torch.Tensor:
 
 
 def _run_epoch(model, loss_function, images: torch.Tensor, order: torch.Tensor,
-               config: TrainConfig, process: _Process, optimizer=None, description=""):
-    """Mean loss over this process's share of `images` (a training pass if optimizer is given)."""
+               config: TrainConfig, process: _Process, optimizer=None, description="",
+               perturbation: torch.Generator | None = None):
+    """Mean loss over this process's share of `images` (a training pass if optimizer is given).
+
+    With a `perturbation` generator the model sees photometrically augmented views but the
+    loss compares its reconstruction with the clean ones (a denoising autoencoder): the
+    encoder must map a perturbed view to the latent of the clean one, as the servo needs a
+    current image under other light or behind an occluder to give the goal's latent when the
+    camera is at the goal.
+    """
     usable = len(order) // process.world_size * process.world_size
     share = order[process.rank:usable:process.world_size]
     batches = share.split(config.batch_size)
@@ -109,8 +118,9 @@ def _run_epoch(model, loss_function, images: torch.Tensor, order: torch.Tensor,
     with nullcontext() if training else torch.no_grad():
         for batch_indices in bar:
             batch = to_unit_float(images[batch_indices]).to(process.device, non_blocking=True)
+            inputs = batch if perturbation is None else photometric_augmentation(batch, perturbation)
             with autocast:
-                reconstruction = model(batch)
+                reconstruction = model(inputs)
             loss = loss_function(reconstruction, batch)  # in float32, outside autocast
             if training:
                 optimizer.zero_grad(set_to_none=True)
@@ -121,6 +131,14 @@ def _run_epoch(model, loss_function, images: torch.Tensor, order: torch.Tensor,
             bar.set_postfix(loss=f"{loss.item():.5f}")
     total, count = _all_reduce_sum([total, float(count)], process)
     return total / count
+
+
+def _epoch_perturbation(augmentation: torch.Generator, process: _Process) -> torch.Generator:
+    """This process's generator of this epoch's augmentation: seeded from `augmentation`, which
+    every process holds alike and the checkpoint keeps (so a resume restores all of them), plus
+    the rank (so the processes perturb their shares differently)."""
+    seed = int(torch.randint(2 ** 62, (1,), generator=augmentation))
+    return torch.Generator().manual_seed(seed + process.rank)
 
 
 def _scene_record(scene: PlanarScene, path: str | None) -> dict:
@@ -195,7 +213,8 @@ def _train(config: TrainConfig, resume: bool, command_line: str, process: _Proce
     scenes = load_scenes(config)
     camera = default_camera(config.input_size)
     sampling = config.view_sampling()
-    train_seed, val_seed, init_seed, shuffle_seed = np.random.SeedSequence(config.seed).generate_state(4)
+    train_seed, val_seed, init_seed, shuffle_seed, augment_seed = (
+        np.random.SeedSequence(config.seed).generate_state(5))  # a fifth seed keeps the first four
     show = config.progress and process.is_main
     train_views, _ = scene_views(scenes, camera, config.train_images, train_seed, sampling,
                                  show, "rendering training views")
@@ -212,6 +231,7 @@ def _train(config: TrainConfig, resume: bool, command_line: str, process: _Proce
     if config.lr_schedule == "plateau":
         scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(optimizer, factor=0.5, patience=2)
     shuffle = torch.Generator().manual_seed(int(shuffle_seed))
+    augmentation = torch.Generator().manual_seed(int(augment_seed))
     first_epoch, training_seconds, train_loss, val_loss = 1, 0.0, math.nan, math.nan
     if saved is not None:
         model.load_state_dict(saved["model"])
@@ -219,6 +239,8 @@ def _train(config: TrainConfig, resume: bool, command_line: str, process: _Proce
         if scheduler is not None:
             scheduler.load_state_dict(saved["scheduler"])
         shuffle.set_state(saved["shuffle_rng"])
+        if "augment_rng" in saved:  # absent from checkpoints written before augment existed
+            augmentation.set_state(saved["augment_rng"])
         first_epoch = saved["epoch"] + 1
         training_seconds = saved["training_seconds"]
         train_loss, val_loss = saved["train_loss"], saved["val_loss"]
@@ -230,8 +252,9 @@ def _train(config: TrainConfig, resume: bool, command_line: str, process: _Proce
     for epoch in range(first_epoch, config.epochs + 1):
         start = time.perf_counter()
         order = torch.randperm(len(train_views), generator=shuffle)
+        perturbation = _epoch_perturbation(augmentation, process) if config.augment else None
         train_loss = _run_epoch(trained, loss_function, train_views, order, config, process,
-                                optimizer, f"epoch {epoch}/{config.epochs}")
+                                optimizer, f"epoch {epoch}/{config.epochs}", perturbation)
         epoch_seconds = time.perf_counter() - start
         val_loss = _run_epoch(trained, loss_function, val_views, torch.arange(len(val_views)),
                               config, process, description="validation")
@@ -249,8 +272,8 @@ def _train(config: TrainConfig, resume: bool, command_line: str, process: _Proce
                    + f", {training_seconds / 60:.1f} min in all", file=sys.stdout)
         torch.save({"model": model.state_dict(), "optimizer": optimizer.state_dict(),
                     "scheduler": None if scheduler is None else scheduler.state_dict(),
-                    "shuffle_rng": shuffle.get_state(), "epoch": epoch,
-                    "training_seconds": training_seconds, "train_loss": train_loss,
+                    "shuffle_rng": shuffle.get_state(), "augment_rng": augmentation.get_state(),
+                    "epoch": epoch, "training_seconds": training_seconds, "train_loss": train_loss,
                     "val_loss": val_loss, "train_config": asdict(config)},
                    partial_checkpoint)
         partial_checkpoint.replace(checkpoint_path)  # never leave a half-written checkpoint
