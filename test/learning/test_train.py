@@ -21,7 +21,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 def _tiny_config(tmp_path, **changes):
     settings = dict(train_images=40, val_images=10, epochs=1, batch_size=10, input_size=32,
                     latent_dim=8, stage_channels=(4, 8, 8, 8), blocks_per_stage=1, bf16=False,
-                    threads=2, out=str(tmp_path / "model.pt"), work_dir=str(tmp_path / "work"),
+                    threads=1, out=str(tmp_path / "model.pt"), work_dir=str(tmp_path / "work"),
                     progress=False)
     settings.update(changes)
     return TrainConfig(**settings)
