@@ -47,6 +47,10 @@ def test_every_row_on_an_unseen_scene_with_its_training_cost(general, tmp_path, 
     capsys.readouterr()
     assert main(arguments) == 0
     assert "coffee fine-tuned: reusing" in capsys.readouterr().out
+    without = [argument for argument in arguments if not argument.startswith("skimage:coffee=")]
+    without.remove("--per-scene-model")
+    assert main([*without, "--no-train-per-scene"]) == 0
+    assert "aevs_scene" not in json.loads((tmp_path / "unseen_scenes.json").read_text())["results"]["coffee"]
 
 
 def test_a_missing_general_model_is_one_clear_error(tmp_path, capsys):

@@ -140,10 +140,10 @@ def plot_unseen_scenes(results: dict, rows: list[str], labels: dict, tests: list
     for ax, test in zip(axes[:, 0], tests):
         for index, row in enumerate(rows):
             x = np.arange(len(scenes)) + (index - (len(rows) - 1) / 2) * width
-            rates = [100 * (results[scene][row][test]["converged_rate"] or 0) if row in results[scene] else 0
-                     for scene in scenes]
-            ax.bar(x, rates, width * 0.92, label=labels[row])
-            for xi, value in zip(x, rates):
+            kept = [column for column, scene in enumerate(scenes) if row in results[scene]]
+            rates = [100 * (results[scenes[column]][row][test]["converged_rate"] or 0) for column in kept]
+            ax.bar(x[kept], rates, width * 0.92, label=labels[row], color=f"C{index}")
+            for xi, value in zip(x[kept], rates):
                 ax.text(xi, value + 1, f"{value:.0f}", ha="center", fontsize=6)
         ax.set_xticks(np.arange(len(scenes)), scenes)
         ax.set_ylabel(f"{test.replace('_', '-')}: converged [%]")

@@ -72,6 +72,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--finetune-epochs", type=int, default=4, help="fine-tuning epochs (default %(default)s)")
     parser.add_argument("--per-scene-model", type=_scene_model, action="append", default=[],
                         metavar="SCENE=PATH", help="a model already trained on that scene alone (repeatable)")
+    parser.add_argument("--train-per-scene", action=argparse.BooleanOptionalAction, default=True,
+                        help="train a per-scene model where --per-scene-model names none (default: yes; "
+                             "--no-train-per-scene leaves the aevs_scene row out on those scenes)")
     parser.add_argument("--retrain", action="store_true", help="train again even if a kept model matches")
     parser.add_argument("--json", default=None, help=f"result JSON (default {DEFAULT_OUT}/unseen_scenes.json)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="folder of the results (default %(default)s)")
@@ -121,7 +124,7 @@ def _training(args, scene_entry: str, folder, general_model: str) -> dict:
 
             seconds = load_model(given[scene_entry]).metadata.get("training_seconds")
             records["aevs_scene"] = {"model": given[scene_entry], "reused": True, "training_seconds": seconds}
-        else:
+        elif args.train_per_scene:
             config = load_train_config(preset, {
                 "scene": scene_entry, "out": str(folder / "aevs_scene.pt"),
                 "work_dir": str(folder / "work_scene"), "progress": False})
@@ -165,6 +168,9 @@ def evaluate_scene(args, scene_entry: str, servo, sim, general_model: str, gener
     workers = max(1, min(args.workers or os.cpu_count() or 1, sum(map(len, cases.values()))))
     results = {}
     for row in args.rows:
+        if row == "aevs_scene" and row not in training:
+            print(f"{ROWS[row]}: left out (no --per-scene-model for {scene_entry}, --no-train-per-scene)")
+            continue
         method, models = _row_models(row, general_model, general_pca, training)
         settings = {"methods": [method], "size": camera.width, "scene": scene_entry, "models": models,
                     "servo": asdict(servo), "sim": asdict(sim)}
