@@ -15,10 +15,11 @@ def _pyplot():
     return plt
 
 
-def _save(fig, path) -> Path:
+def _save(fig, path, layout_rect=(0, 0, 1, 1)) -> Path:
+    """Write the figure; ``layout_rect`` is the part of it the axes may fill (room for a legend)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.tight_layout()
+    fig.tight_layout(rect=layout_rect)
     fig.savefig(path, dpi=110)
     _pyplot().close(fig)
     return path
@@ -134,13 +135,15 @@ def plot_unseen_scenes(results: dict, rows: list[str], labels: dict, tests: list
     """Per test set, grouped bars: the convergence rate of every row on every scene."""
     plt = _pyplot()
     scenes = list(results)
-    fig, axes = plt.subplots(len(tests), 1, figsize=(2.5 + 1.4 * len(scenes) * len(rows) / 4, 2.8 * len(tests)),
-                             squeeze=False)
+    fig, axes = plt.subplots(len(tests), 1, figsize=(max(7.0, 1.2 + 0.5 * len(scenes) * len(rows)),
+                                                     1.0 + 2.6 * len(tests)), squeeze=False)
     width = 0.85 / len(rows)
     for ax, test in zip(axes[:, 0], tests):
         for index, row in enumerate(rows):
             x = np.arange(len(scenes)) + (index - (len(rows) - 1) / 2) * width
             kept = [column for column, scene in enumerate(scenes) if row in results[scene]]
+            if not kept:
+                continue
             rates = [100 * (results[scenes[column]][row][test]["converged_rate"] or 0) for column in kept]
             ax.bar(x[kept], rates, width * 0.92, label=labels[row], color=f"C{index}")
             for xi, value in zip(x[kept], rates):
@@ -148,9 +151,10 @@ def plot_unseen_scenes(results: dict, rows: list[str], labels: dict, tests: list
         ax.set_xticks(np.arange(len(scenes)), scenes)
         ax.set_ylabel(f"{test.replace('_', '-')}: converged [%]")
         ax.set_ylim(0, 112)
-    axes[0, 0].legend(ncol=min(4, len(rows)), fontsize=7, loc="lower center")
-    axes[0, 0].set_title("scenes no model saw: no training, fine-tuning, or a model of the scene's own")
-    return _save(fig, path)
+    handles, names = axes[0, 0].get_legend_handles_labels()
+    fig.legend(handles, names, ncol=min(3, len(rows)), fontsize=7, loc="lower center")
+    axes[0, 0].set_title("scenes no model saw: no training, fine-tuning, or a model of the scene's own", fontsize=9)
+    return _save(fig, path, layout_rect=(0, 0.05 + 0.04 * ((len(rows) - 1) // 3), 1, 1))
 
 
 def plot_difficulty_rates(results: dict, sigmas: list[float], methods: list[str], path) -> Path:
