@@ -124,11 +124,11 @@ def model_choice(values: dict) -> ModelChoice:
     return choose_model(values['method'], None)
 
 
-def session_config(values: dict) -> SessionConfig:
+def session_config(values: dict, model_path: Path | None) -> SessionConfig:
     width, height = values['input_width'], values['input_height'] or values['input_width']
     return SessionConfig(
         method=values['method'],
-        model_path=model_choice(values).path,
+        model_path=model_path,
         depth=values['depth'], feature_dim=values['feature_dim'],
         input_shape=(height, width) if width else None,
         camera_fallback=tuple(values['camera_fallback']), servo=servo_config(values))
@@ -142,7 +142,8 @@ class ServoNode(Node):
             import torch
 
             torch.set_num_threads(self.params['compute_threads'])
-        session = ServoSession(session_config(self.params), log=self.get_logger().info)  # loads the model
+        model = model_choice(self.params)
+        session = ServoSession(session_config(self.params, model.path), log=self.get_logger().info)  # loads it
         self.frame_id = 'camera_optical_frame'  # of the latest image, for messages outside a step
         self.goal_generation = 0  # counts goals: an action ends when a newer goal replaces its own
         self.stopping = threading.Event()
@@ -163,8 +164,8 @@ class ServoNode(Node):
         self.add_on_set_parameters_callback(self.on_set_parameters)
         self.action_node, self.action_executor, self.action_thread = self._start_action_server()
         self.loop.start()
-        model = f", model {model_choice(self.params).reason}" if family(self.params['method']).needs_model else ''
-        self.get_logger().info(f"servo_node ready: method {self.params['method']}, gain {self.params['gain']}{model}")
+        uses = f", model {model.reason}" if family(self.params['method']).needs_model else ''
+        self.get_logger().info(f"servo_node ready: method {self.params['method']}, gain {self.params['gain']}{uses}")
 
     # -- inputs: hand the loop its work ------------------------------------------------------------
     def on_image(self, msg: Image):
