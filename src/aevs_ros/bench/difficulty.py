@@ -181,7 +181,6 @@ def markdown_table(results: dict, sigmas: list[float], methods: list[str]) -> st
 
 
 def run(args) -> int:
-    from dataclasses import asdict
     from pathlib import Path
 
     import numpy as np
@@ -192,15 +191,14 @@ def run(args) -> int:
     from . import machine_info
     from .convergence import criterion_text, summarize_all
     from .plots import plot_difficulty_paths, plot_difficulty_rates
-    from .table1 import RunSetup, evaluate
+    from .table1 import RunSetup, evaluate, worker_count
 
     if args.cases < 1 or args.iterations < 1:
         print("aevs bench difficulty: error: --cases and --iterations must be positive")
         return 2
     try:
         setup = RunSetup(args)
-        servo, sim, camera, scene, paths = setup.servo, setup.sim, setup.camera, setup.scene, setup.paths
-        skipped, methods = setup.skipped, setup.methods
+        sim, camera, scene, methods = setup.sim, setup.camera, setup.scene, setup.methods
         reach = GantryReach.from_parameter_file(args.gantry)
         cases, batches = {}, {}
         for sigma in args.sigmas:
@@ -220,7 +218,7 @@ def run(args) -> int:
         print(f"aevs bench difficulty: error: {exc}")
         return 2
     settings = setup.settings(record_positions=True)
-    workers = setup.workers(args.workers, args.cases * len(args.sigmas) * len(methods))
+    workers = worker_count(args.workers, args.cases * len(args.sigmas) * len(methods))
     records, _, elapsed = evaluate(cases, settings, workers)
     trajectories = {}
     for record in records:
@@ -235,10 +233,9 @@ def run(args) -> int:
         "criterion": criterion_text(), "goal_pose": difficulty_goal().tolist(), "sigmas_cm": args.sigmas,
         "z_sigma_share": Z_SIGMA_SHARE, "focus_noise_m": FOCUS_NOISE_M, "max_roll_deg": MAX_ROLL_DEG,
         "seed": args.seed, "cases_per_batch": args.cases, "iterations": args.iterations,
-        "servo_config": {**asdict(servo), "interaction": servo.interaction.value}, "sim_config": asdict(sim),
-        "scene": {"name": scene.name, "fingerprint": scene.fingerprint, "width_m": scene.width_m},
+        **setup.record(),
         "workspace": {"min": reach.safety.workspace.minimum.tolist(), "max": reach.safety.workspace.maximum.tolist()},
-        "models": {m: paths[m] for m in paths if m in methods}, "skipped_methods": skipped, "workers": workers,
+        "workers": workers,
         "wall_time_s": elapsed, "machine": machine_info(), "batches": batches, "results": results,
         "records": records,
     }

@@ -87,13 +87,12 @@ def run_sweep(args, name: str, setting: str, values: list[int], label):
 
     from ..core.camera import default_camera
     from ..core.scene import PlanarScene
-    from ..core.simulator import SIMULATED_SERVO, SimConfig
     from .convergence import summarize_all
-    from .table1 import evaluate, prepare_cases
+    from .table1 import evaluate, prepare_cases, simulation_law
 
     folder = Path(args.out) / name
     folder.mkdir(parents=True, exist_ok=True)
-    servo, sim = SIMULATED_SERVO, SimConfig(max_iterations=args.iterations)
+    servo, sim = simulation_law([], args.iterations)
     camera, scene = default_camera(args.input_size), PlanarScene.load()
     cases, dropped = prepare_cases(args.tests, args.cases, scene, camera, sim.min_visible_fraction)
     workers = max(1, args.workers or os.cpu_count() or 1)

@@ -120,14 +120,13 @@ def plot_robustness(results: dict, tests: list[str], methods: list[str], path):
 
 
 def run(args) -> int:
-    from dataclasses import asdict
     from pathlib import Path
 
     from ..core.errors import AevsError
     from ..core.outcome import write_json
     from . import machine_info
     from .convergence import summarize_all
-    from .table1 import RunSetup, evaluate, parse_tests, prepare_cases
+    from .table1 import RunSetup, evaluate, parse_tests, prepare_cases, worker_count
 
     name = "aevs bench robustness"
     perturbations = [p.strip() for p in args.only.split(",") if p.strip()]
@@ -143,10 +142,9 @@ def run(args) -> int:
     except (AevsError, ValueError) as exc:
         print(f"{name}: error: {exc}")
         return 2
-    servo, sim, camera, scene, paths = setup.servo, setup.sim, setup.camera, setup.scene, setup.paths
-    skipped, methods = setup.skipped, setup.methods
+    sim, camera, scene, methods = setup.sim, setup.camera, setup.scene, setup.methods
     cases, dropped = prepare_cases(tests, args.cases, scene, camera, sim.min_visible_fraction)
-    workers = setup.workers(args.workers, sum(map(len, cases.values())) * len(methods))
+    workers = worker_count(args.workers, sum(map(len, cases.values())) * len(methods))
     results, records, wall = {}, {}, {}
     for perturbation in perturbations:
         for level, imperfections in CONDITIONS[perturbation].items():
@@ -163,12 +161,7 @@ def run(args) -> int:
         "criterion": (f"reached: the run ended within {REACHED_TRANSLATION_MM:g} mm and {REACHED_ROTATION_DEG:g} "
                       "deg of the goal; converged: table1's (the servo declared convergence too)"),
         "conditions": {p: CONDITIONS[p] for p in perturbations}, "cases_requested": args.cases,
-        "servo_config": {**asdict(servo), "interaction": servo.interaction.value,
-                         "normalization": servo.normalization.value},
-        "sim_config": asdict(sim), "iterations": args.iterations,
-        "scene": {"name": scene.name, "fingerprint": scene.fingerprint, "width_m": scene.width_m},
-        "models": {m: paths[m] for m in paths if m in methods}, "skipped_methods": skipped,
-        "workers": workers, "wall_time_s": wall, "machine": machine_info(),
+        **setup.record(), "iterations": args.iterations, "workers": workers, "wall_time_s": wall, "machine": machine_info(),
         "results": results, "records": records,
     }
     out = Path(args.out)

@@ -166,23 +166,38 @@ def evaluate(cases: dict, settings: dict, workers: int, examples=()) -> tuple[li
     return records, example_runs, elapsed
 
 
+def simulation_law(servo_settings: list[str], iterations: int):
+    """(ServoConfig, SimConfig) of a convergence benchmark: the simulations' law
+    (core.simulator.SIMULATED_SERVO) with the --servo NAME=VALUE settings, and the budget."""
+    from dataclasses import replace
+
+    from ..core.servo import ServoConfig
+    from ..core.simulator import SIMULATED_SERVO, SimConfig
+    from . import config_overrides
+
+    return (replace(SIMULATED_SERVO, **config_overrides(ServoConfig, servo_settings)),
+            SimConfig(max_iterations=iterations))
+
+
+def worker_count(requested: int | None, runs: int) -> int:
+    """Worker processes for ``runs`` runs: the --workers given, else every core, never more than runs."""
+    import os
+
+    return max(1, min(requested or os.cpu_count() or 1, runs))
+
+
 class RunSetup:
     """What a convergence benchmark's common options (--servo, --iterations, --size, --scene,
     --pca, --model, --methods) make: the law, the simulation, camera, scene and the methods
     that can run (a learned one without its model file is skipped with the reason)."""
 
     def __init__(self, args):
-        from dataclasses import replace
-
         from ..core.camera import default_camera
         from ..core.errors import AevsError
         from ..core.scene import PlanarScene
-        from ..core.servo import ServoConfig
-        from ..core.simulator import SIMULATED_SERVO, SimConfig
-        from . import build_features, config_overrides, model_paths, report_skipped
+        from . import build_features, model_paths, report_skipped
 
-        self.servo = replace(SIMULATED_SERVO, **config_overrides(ServoConfig, args.servo))
-        self.sim = SimConfig(max_iterations=args.iterations)
+        self.servo, self.sim = simulation_law(args.servo, args.iterations)
         self.camera = default_camera(getattr(args, "size", 128))
         self.scene_path = args.scene
         self.scene = PlanarScene.load(args.scene)
@@ -200,14 +215,18 @@ class RunSetup:
         return {"methods": self.methods, "size": self.camera.width, "scene": self.scene_path,
                 "models": self.paths, "servo": asdict(self.servo), "sim": asdict(self.sim), **extra}
 
-    def workers(self, requested: int | None, runs: int) -> int:
-        import os
+    def record(self) -> dict:
+        """The report fields every convergence benchmark writes: law, simulation, scene, models."""
+        from dataclasses import asdict
 
-        return max(1, min(requested or os.cpu_count() or 1, runs))
+        return {"servo_config": asdict(self.servo), "sim_config": asdict(self.sim),
+                "scene": {"name": self.scene.name, "fingerprint": self.scene.fingerprint,
+                          "width_m": self.scene.width_m},
+                "models": {method: self.paths[method] for method in self.paths if method in self.methods},
+                "skipped_methods": self.skipped}
 
 
 def run(args) -> int:
-    from dataclasses import asdict
     from pathlib import Path
 
     from ..core.errors import AevsError
@@ -223,12 +242,12 @@ def run(args) -> int:
     except AevsError as exc:
         print(f"aevs bench table1: error: {exc}")
         return 2
-    servo, sim, camera, scene, paths = setup.servo, setup.sim, setup.camera, setup.scene, setup.paths
-    features, skipped, methods = setup.features, setup.skipped, setup.methods
+    sim, camera, scene = setup.sim, setup.camera, setup.scene
+    features, methods = setup.features, setup.methods
     _warn_on_scene_mismatch(features, scene)
     cases, dropped = prepare_cases(args.tests, args.cases, scene, camera, sim.min_visible_fraction)
     settings = setup.settings()
-    workers = setup.workers(args.workers, sum(map(len, cases.values())) * len(methods))
+    workers = worker_count(args.workers, sum(map(len, cases.values())) * len(methods))
     examples = [] if args.no_examples else [
         (case, method) for test_cases in cases.values() for case in test_cases[:EXAMPLES_PER_TEST]
         for method in methods]
@@ -240,11 +259,8 @@ def run(args) -> int:
     print(f"\n{table}\n\nwall time {elapsed:.0f} s on {workers} workers; projected for 2 x 500 cases "
           f"with these methods and this budget on {workers} idle cores: {projection / 60:.0f} min")
     report = {
-        "criterion": criterion_text(), "iterations": args.iterations,
-        "servo_config": {**asdict(servo), "interaction": servo.interaction.value}, "sim_config": asdict(sim),
-        "scene": {"name": scene.name, "fingerprint": scene.fingerprint, "width_m": scene.width_m},
-        "camera": camera.to_camera_info(), "models": {m: paths[m] for m in paths if m in methods},
-        "skipped_methods": skipped, "cases_requested": args.cases, "workers": workers,
+        "criterion": criterion_text(), "iterations": args.iterations, **setup.record(),
+        "camera": camera.to_camera_info(), "cases_requested": args.cases, "workers": workers,
         "wall_time_s": elapsed, "projected_full_run_s": projection, "machine": machine_info(),
         "results": results, "records": records,
     }

@@ -148,7 +148,6 @@ def _row_models(row: str, general_model: str, general_pca: str, training: dict) 
 
 def evaluate_scene(args, scene_entry: str, servo, sim, general_model: str, general_pca: str) -> dict:
     """{row: {test: summary, "training_minutes", "model"}} on one scene."""
-    import os
     from dataclasses import asdict
     from pathlib import Path
 
@@ -156,7 +155,7 @@ def evaluate_scene(args, scene_entry: str, servo, sim, general_model: str, gener
     from ..core.features.registry import model_input_shape
     from ..core.scene import PlanarScene
     from .convergence import summarize_all
-    from .table1 import evaluate, prepare_cases
+    from .table1 import evaluate, prepare_cases, worker_count
 
     camera = default_camera(model_input_shape("aevs", general_model)[1])
     scene = PlanarScene.load(scene_entry)
@@ -165,7 +164,7 @@ def evaluate_scene(args, scene_entry: str, servo, sim, general_model: str, gener
     folder.mkdir(parents=True, exist_ok=True)
     training = _training(args, scene_entry, folder, general_model)
     cases, dropped = prepare_cases(args.tests, args.cases, scene, camera, sim.min_visible_fraction)
-    workers = max(1, min(args.workers or os.cpu_count() or 1, sum(map(len, cases.values()))))
+    workers = worker_count(args.workers, sum(map(len, cases.values())))
     results = {}
     for row in args.rows:
         if row == "aevs_scene" and row not in training:
@@ -204,25 +203,23 @@ def markdown(results: dict, rows: list[str], tests: list[str]) -> str:
 
 
 def run(args) -> int:
-    from dataclasses import asdict, replace
+    from dataclasses import asdict
     from pathlib import Path
 
     from ..core.errors import AevsError
     from ..core.outcome import write_json
     from ..core.scene import PlanarScene
     from ..core.scene_catalog import HELD_OUT_SCENES, PREFIX, TRAINING_SCENES, expand
-    from ..core.servo import ServoConfig
-    from ..core.simulator import SIMULATED_SERVO, SimConfig
-    from . import config_overrides, machine_info
+    from . import machine_info
     from .convergence import criterion_text
     from .plots import plot_scene_split, plot_unseen_scenes
+    from .table1 import simulation_law
 
     if min(args.cases, args.iterations, args.finetune_images, args.finetune_epochs) < 1:
         print("aevs bench unseen-scenes: error: --cases, --iterations and the fine-tuning budget must be positive")
         return 2
     try:
-        servo = replace(SIMULATED_SERVO, **config_overrides(ServoConfig, args.servo))
-        sim = SimConfig(max_iterations=args.iterations)
+        servo, sim = simulation_law(args.servo, args.iterations)
         scenes = [single for entry in (args.scenes or ["skimage:held-out"]) for single in expand(entry)]
         general_model = _shipped(args.general_model, GENERAL_MODEL)
         general_pca = _shipped(args.general_pca, GENERAL_PCA)
@@ -239,7 +236,7 @@ def run(args) -> int:
             table = markdown(results, args.rows, args.tests)
             write_json({"criterion": criterion_text(), "scenes": scenes, "rows": {row: ROWS[row] for row in args.rows},
                         "cases_requested": args.cases, "iterations": args.iterations,
-                        "servo_config": {**asdict(servo), "interaction": servo.interaction.value},
+                        "servo_config": asdict(servo),
                         "general_model": general_model, "general_pca": general_pca,
                         "finetune": {"images": args.finetune_images, "epochs": args.finetune_epochs},
                         "machine": machine_info(), "results": results}, json_path)
