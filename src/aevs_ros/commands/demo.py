@@ -85,17 +85,16 @@ def add_parser(subparsers) -> None:
 
 
 def run(args) -> int:
+    from dataclasses import replace
+    from pathlib import Path
+
     from ..core import se3
     from ..core.camera import default_camera
     from ..core.errors import AevsError
     from ..core.features.registry import make_feature, model_input_shape
     from ..core.outcome import format_outcome, outcome_from_simulation, write_json
     from ..core.scene import PlanarScene
-    from dataclasses import replace
-
     from ..core.simulator import SIMULATED_SERVO, SimConfig, simulate
-    from pathlib import Path
-
     from ..resources import ModelChoice, choose_model, default_model_path
 
     method = args.method or ("aevs" if default_model_path("aevs") else "dvs")
@@ -109,7 +108,8 @@ def run(args) -> int:
                                                              roll=float(_radians(goal_roll))))
         start = _pose("--start", args.start, lambda: se3.displaced(goal, start_offset))
         scene = PlanarScene.load(args.scene, args.scene_width)
-        choice = ModelChoice(Path(args.model), "given (--model)") if args.model else choose_model(method, scene.fingerprint)
+        choice = (ModelChoice(Path(args.model), "given (--model)") if args.model
+                  else choose_model(method, scene.fingerprint))
         model = choice.path
         model_shape = None if args.size else model_input_shape(method, model)
         camera = default_camera(model_shape[1], model_shape[0]) if model_shape else default_camera(args.size or 128)
