@@ -156,3 +156,15 @@ def _parse_bool(text: str) -> bool:
 def output_path(out_dir: str | Path, json_path: str | None, name: str) -> Path:
     """--json if given, else <out>/<name>.json."""
     return Path(json_path) if json_path else Path(out_dir) / f"{name}.json"
+
+
+def write_report(args, name: str, report: dict, table: str) -> tuple[Path, Path]:
+    """Write a benchmark's JSON (--json, else <out>/<name>.json) and <out>/<name>.md (the
+    Markdown table and the report's criterion); returns (JSON path, Markdown path)."""
+    from ..core.outcome import write_json
+
+    json_path, markdown_path = output_path(args.out, args.json, name), Path(args.out) / f"{name}.md"
+    write_json(report, json_path)
+    markdown_path.parent.mkdir(parents=True, exist_ok=True)
+    markdown_path.write_text(f"{table}\n\n{report['criterion']}\n")
+    return json_path, markdown_path

@@ -19,7 +19,7 @@ import argparse
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
+from . import DEFAULT_OUT, METHODS, benchmark_parser, parse_methods, write_report
 
 SIGMAS_CM = (2.0, 5.0, 10.0, 20.0, 40.0)  #: x/y standard deviation of each batch, as the paper's
 DEFAULT_CASES = 25  #: per batch, as the paper
@@ -187,7 +187,6 @@ def run(args) -> int:
 
     from ..core import se3
     from ..core.errors import AevsError
-    from ..core.outcome import write_json
     from . import machine_info
     from .convergence import criterion_text, summarize_all
     from .plots import plot_difficulty_paths, plot_difficulty_rates
@@ -240,14 +239,11 @@ def run(args) -> int:
         "records": records,
     }
     out = Path(args.out)
-    json_path = output_path(out, args.json, "difficulty")
-    write_json(report, json_path)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "difficulty.md").write_text(f"{table}\n\n{criterion_text()}\n")
+    json_path, markdown_path = write_report(args, "difficulty", report, table)
     figures = [plot_difficulty_rates(results, args.sigmas, methods, out / "difficulty.png"),
                plot_difficulty_paths(trajectories, records, args.sigmas, methods, difficulty_goal()[:3, 3],
                                      out / "difficulty_paths.png")]
-    print(f"  JSON: {json_path}\n  table: {out / 'difficulty.md'}\n  figures: "
+    print(f"  JSON: {json_path}\n  table: {markdown_path}\n  figures: "
           + ", ".join(str(path) for path in figures))
     return 0
 

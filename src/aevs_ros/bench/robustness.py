@@ -10,7 +10,7 @@ servo declared (table1's criterion) is reported beside it.
 """
 from __future__ import annotations
 
-from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
+from . import DEFAULT_OUT, METHODS, benchmark_parser, parse_methods, write_report
 
 #: perturbation -> level label -> CameraImperfections fields. The illumination + noise rows are
 #: the issue's goal condition (a +-30 % light change and noise of 0.02 together).
@@ -123,7 +123,6 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..core.errors import AevsError
-    from ..core.outcome import write_json
     from . import machine_info
     from .convergence import summarize_all
     from .table1 import RunSetup, evaluate, parse_tests, prepare_cases, worker_count
@@ -165,10 +164,7 @@ def run(args) -> int:
         "results": results, "records": records,
     }
     out = Path(args.out)
-    json_path = output_path(out, args.json, "robustness")
-    write_json(report, json_path)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "robustness.md").write_text(f"{table}\n\n{report['criterion']}\n")
+    json_path, markdown_path = write_report(args, "robustness", report, table)
     figure = plot_robustness(results, tests, methods, out / "robustness.png")
-    print(f"  JSON: {json_path}\n  table: {out / 'robustness.md'}\n  figure: {figure}")
+    print(f"  JSON: {json_path}\n  table: {markdown_path}\n  figure: {figure}")
     return 0

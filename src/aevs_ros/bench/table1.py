@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from . import DEFAULT_OUT, METHODS, benchmark_parser, output_path, parse_methods
+from . import DEFAULT_OUT, METHODS, benchmark_parser, parse_methods, write_report
 from .convergence import (case_record, criterion_text, failed_record, markdown_table, projected_full_run_s,
                           summarize_all)
 
@@ -230,7 +230,6 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..core.errors import AevsError
-    from ..core.outcome import write_json
     from . import machine_info
     from .plots import example_figures, plot_convergence_rates, plot_end_errors
 
@@ -265,14 +264,11 @@ def run(args) -> int:
         "results": results, "records": records,
     }
     out = Path(args.out)
-    json_path = output_path(out, args.json, "table1")
-    write_json(report, json_path)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "table1.md").write_text(f"{table}\n\n{criterion_text()}\n")
+    json_path, markdown_path = write_report(args, "table1", report, table)
     figures = [plot_convergence_rates(results, args.tests, methods, out / "table1_convergence.png"),
                plot_end_errors(records, args.tests, methods, out / "table1_end_errors.png"),
                *example_figures(examples, example_runs, out)]
-    print(f"  JSON: {json_path}\n  table: {out / 'table1.md'}\n  figures: "
+    print(f"  JSON: {json_path}\n  table: {markdown_path}\n  figures: "
           + ", ".join(str(path) for path in figures))
     return 0
 

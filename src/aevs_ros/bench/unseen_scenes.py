@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 
-from . import DEFAULT_OUT, benchmark_parser, output_path
+from . import DEFAULT_OUT, benchmark_parser, write_report
 
 ROWS = {"dvs": "DVS", "pca": "PCA-VS, general basis", "dct": "DCT-VS",
         "aevs_default": "AEVS, default-scene model", "aevs_general": "AEVS, general model",
@@ -207,7 +207,6 @@ def run(args) -> int:
     from pathlib import Path
 
     from ..core.errors import AevsError
-    from ..core.outcome import write_json
     from ..core.scene import PlanarScene
     from ..core.scene_catalog import HELD_OUT_SCENES, PREFIX, TRAINING_SCENES, expand
     from . import machine_info
@@ -227,24 +226,22 @@ def run(args) -> int:
             if not Path(path).is_file():
                 raise AevsError(f"{path} not found (aevs train --config config/train_general.yaml; "
                                 "aevs bench fit-pca --config config/train_general.yaml)")
-        json_path, out = output_path(args.out, args.json, "unseen_scenes"), Path(args.out)
+        out = Path(args.out)
         split = plot_scene_split(*({name: PlanarScene.load(PREFIX + name).image for name in names}
                                    for names in (TRAINING_SCENES, HELD_OUT_SCENES)), out / "scene_split.png")
         results = {}
         for scene_entry in scenes:
             results[_label(scene_entry)] = evaluate_scene(args, scene_entry, servo, sim, general_model, general_pca)
             table = markdown(results, args.rows, args.tests)
-            write_json({"criterion": criterion_text(), "scenes": scenes, "rows": {row: ROWS[row] for row in args.rows},
+            json_path, markdown_path = write_report(args, "unseen_scenes", {"criterion": criterion_text(), "scenes": scenes, "rows": {row: ROWS[row] for row in args.rows},
                         "cases_requested": args.cases, "iterations": args.iterations,
                         "servo_config": asdict(servo),
                         "general_model": general_model, "general_pca": general_pca,
                         "finetune": {"images": args.finetune_images, "epochs": args.finetune_epochs},
-                        "machine": machine_info(), "results": results}, json_path)
-            out.mkdir(parents=True, exist_ok=True)
-            (out / "unseen_scenes.md").write_text(f"{table}\n\n{criterion_text()}\n")
+                        "machine": machine_info(), "results": results}, table)
             figure = plot_unseen_scenes(results, args.rows, ROWS, args.tests, out / "unseen_scenes.png")
     except AevsError as exc:
         print(f"aevs bench unseen-scenes: error: {exc}")
         return 2
-    print(f"\n{table}\n\n  JSON: {json_path}\n  table: {out / 'unseen_scenes.md'}\n  figures: {figure}, {split}")
+    print(f"\n{table}\n\n  JSON: {json_path}\n  table: {markdown_path}\n  figures: {figure}, {split}")
     return 0
