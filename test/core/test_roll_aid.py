@@ -102,17 +102,17 @@ def test_servo_with_the_aid_starts_with_pure_roll_then_uses_its_law(method):
     assert se3.pose_error(pose, se3.displaced(GOAL, (0, 0, 0.1, 0, 0, 0)))[1] < 5.0
 
 
-def test_servo_without_the_aid_is_unchanged():
+def test_the_aid_is_on_by_default_and_off_at_zero():
     scene = PlanarScene.load()
     feature = make_feature("dvs", CAMERA, 0.6)
     goal_image = scene.render(CAMERA, GOAL).image
     view = scene.render(CAMERA, se3.displaced(GOAL, (0.0, 0.0, 0.0, 0.0, 0.0, 54.0))).image
-    plain, aided = Servo(feature), Servo(feature, ServoConfig(roll_aid=0.0))
-    plain.set_goal(goal_image)
-    aided.set_goal(goal_image)
-    assert ServoConfig().roll_aid == 0.0
-    assert np.array_equal(plain.step(view).velocity, aided.step(view).velocity)
-    assert not np.allclose(plain.step(view).velocity[:5], 0.0)
+    default, law_alone = Servo(feature), Servo(feature, ServoConfig(roll_aid=0.0))
+    default.set_goal(goal_image)
+    law_alone.set_goal(goal_image)
+    assert ServoConfig().roll_aid == 20.0
+    assert np.allclose(default.step(view).velocity[:5], 0.0), "the default starts this goal with a pure roll"
+    assert not np.allclose(law_alone.step(view).velocity[:5], 0.0)
 
 
 @pytest.mark.parametrize("value", [-1.0, 180.0])

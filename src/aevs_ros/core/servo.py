@@ -68,8 +68,9 @@ class ServoConfig:
     #: fault when the feature error grew this many steps in a row (0 disables)
     divergence_steps: int = 60
     #: [deg] start a goal by turning about the optical axis when the view is rolled from it by
-    #: more than this, then hand over to the law (core.roll_aid); 0: off
-    roll_aid: float = 0.0
+    #: more than this, then hand over to the law (core.roll_aid); 0: off. Large rolls are what
+    #: the law alone loses on screw motions (README "Screw motions")
+    roll_aid: float = 20.0
     #: mu is multiplied by this on the tilt (wx, wy), the rotations a failing screw start trades
     #: its roll for; 1 is the paper's law
     tilt_damping: float = 1.0
