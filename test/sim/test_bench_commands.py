@@ -16,7 +16,7 @@ def test_benchmarks_are_registered(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["bench", "--help"])
     help_text = capsys.readouterr().out
-    for name in ("fit-pca", "latency", "table1", "landscape", "sweep-latent", "sweep-depth", "difficulty"):
+    for name in ("fit-pca", "latency", "table1", "landscape", "sweep-latent", "sweep-depth", "sweep-loss", "difficulty"):
         assert name in help_text
 
 
@@ -60,6 +60,29 @@ def test_sweep_latent_trains_evaluates_and_reuses(tmp_path, capsys):
     assert (tmp_path / "sweep_latent.png").is_file()
     assert main(arguments) == 0
     assert "reusing" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_sweep_loss_trains_one_model_per_loss_and_seed_and_reports_the_spread(tmp_path):
+    assert main(["bench", "sweep-loss", "--losses", "bce,dct", "--seeds", "3,1", "--input-size", "32",
+                 "--train-images", "40", "--val-images", "10", "--epochs", "1", "--cases", "2",
+                 "--tests", "look_at", "--iterations", "5", "--threads", "1", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "sweep_loss.json").read_text())
+    assert report["losses"] == ["bce", "dct"] and report["seeds"] == [3, 1]
+    assert list(report["results"]["bce"]) == ["3", "1"] and set(report["results"]["dct"]["1"]) == {"look_at"}
+    models = {load_model(report["training"][loss][seed]["model"]).metadata["loss"]
+              for loss in ("bce", "dct") for seed in ("3", "1")}
+    assert models == {"bce", "dct"}
+    spread = report["spread"]["dct"]["look_at"]
+    rates = [report["results"]["dct"][seed]["look_at"]["converged_rate"] or 0.0 for seed in ("3", "1")]
+    assert spread["rates"] == rates and spread["min"] == min(rates) and spread["max"] == max(rates)
+    assert (tmp_path / "sweep_loss.png").is_file()
+
+
+@pytest.mark.parametrize("flags", [["--losses", "mse"], ["--seeds", "-1"], ["--seeds", "a"]])
+def test_sweep_loss_refuses_bad_choices(flags):
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["bench", "sweep-loss", *flags])
 
 
 @pytest.mark.slow

@@ -1,6 +1,7 @@
-"""What `aevs bench sweep-latent` and `aevs bench sweep-depth` share: train one autoencoder per
-value of one architecture setting (or reuse one trained with the same settings), then run it on
-the Table I test sets with `aevs bench table1`'s runner, cases, criterion and control settings.
+"""What the model sweeps (`aevs bench sweep-latent`, `sweep-depth`, `sweep-loss`) share: train one
+autoencoder per variant of the training settings (or reuse one trained with the same settings),
+then run it on the Table I test sets with `aevs bench table1`'s runner, cases, criterion and
+control settings.
 """
 from __future__ import annotations
 
@@ -74,12 +75,18 @@ def train_or_reuse(config, label: str, command_line: str, retrain: bool = False)
 
 
 def run_sweep(args, name: str, setting: str, values: list[int], label):
-    """Train and evaluate one model per value of TrainConfig field ``setting``, in the order given.
+    """Train and evaluate one model per value of TrainConfig field ``setting``, in the order given;
+    ``label(value)`` names each model file. See run_variants (keyed by value)."""
+    return run_variants(args, name, [(value, label(value), {setting: value}) for value in values])
 
-    ``label(value)`` names each model file. After each value, yields what is done so far:
-    (training {value: record}, results {value: {test: summary}}, evaluation wall time {value: s}),
-    so that a caller can write its report after each model and a stopped sweep keeps the values
-    it finished. Raises AevsError.
+
+def run_variants(args, name: str, variants: list[tuple]):
+    """Train and evaluate one model per variant ``(key, label, TrainConfig settings)``, in the order
+    given; ``label`` names the model file.
+
+    After each variant, yields what is done so far: (training {key: record}, results
+    {key: {test: summary}}, evaluation wall time {key: s}), so that a caller can write its report
+    after each model and a stopped sweep keeps the variants it finished. Raises AevsError.
     """
     import os
     from dataclasses import asdict
@@ -97,17 +104,17 @@ def run_sweep(args, name: str, setting: str, values: list[int], label):
     cases, dropped = prepare_cases(args.tests, args.cases, scene, camera, sim.min_visible_fraction)
     workers = max(1, args.workers or os.cpu_count() or 1)
     training, results, seconds = {}, {}, {}
-    for value in values:
-        training[value] = train_model(args, label(value), folder,
-                                      f"aevs bench {name.replace('_', '-')} ({setting} {value})",
-                                      **{setting: value})
-        settings = {"methods": ["aevs"], "size": args.input_size, "scene": None,
-                    "models": {"aevs": training[value]["model"]}, "servo": asdict(servo), "sim": asdict(sim)}
-        records, _, seconds[value] = evaluate(cases, settings, workers)
-        results[value] = {test: summaries["aevs"] for test, summaries in
-                          summarize_all(records, cases, dropped, ["aevs"]).items()}
-        print(f"{setting} {value}: " + ", ".join(
-            f"{test} {summary['converged_rate']:.1%}" for test, summary in results[value].items()))
+    for key, label, settings in variants:
+        described = ", ".join(f"{setting} {value}" for setting, value in settings.items())
+        training[key] = train_model(args, label, folder, f"aevs bench {name.replace('_', '-')} ({described})",
+                                    **settings)
+        run_settings = {"methods": ["aevs"], "size": args.input_size, "scene": None,
+                        "models": {"aevs": training[key]["model"]}, "servo": asdict(servo), "sim": asdict(sim)}
+        records, _, seconds[key] = evaluate(cases, run_settings, workers)
+        results[key] = {test: summaries["aevs"] for test, summaries in
+                        summarize_all(records, cases, dropped, ["aevs"]).items()}
+        print(f"{described}: " + ", ".join(
+            f"{test} {summary['converged_rate']:.1%}" for test, summary in results[key].items()))
         yield training, results, seconds
 
 
@@ -122,15 +129,20 @@ def sweep_report(args, values_key: str, values: list[int], training: dict, resul
                  evaluation_seconds: dict) -> dict:
     """The JSON both sweeps write (their settings, the machine, per-value training, evaluation
     wall time and results)."""
-    from . import machine_info
-    from .convergence import criterion_text
-
-    return {"criterion": criterion_text(), values_key: values, "iterations": args.iterations,
-            "input_size": args.input_size, "train_images": args.train_images, "val_images": args.val_images,
-            "epochs": args.epochs, "cases_requested": args.cases, "machine": machine_info(),
+    return {**sweep_settings(args), values_key: values,
             "training": {value: training[value] for value in values},
             "evaluation_wall_s": {value: evaluation_seconds[value] for value in values},
             "results": {value: results[value] for value in values}}
+
+
+def sweep_settings(args) -> dict:
+    """What every sweep's JSON records of its budget, criterion and machine."""
+    from . import machine_info
+    from .convergence import criterion_text
+
+    return {"criterion": criterion_text(), "iterations": args.iterations, "input_size": args.input_size,
+            "train_images": args.train_images, "val_images": args.val_images, "epochs": args.epochs,
+            "cases_requested": args.cases, "machine": machine_info()}
 
 
 def write_sweep(args, name: str, report: dict, plot, values: list[int]) -> None:

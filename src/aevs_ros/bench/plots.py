@@ -95,6 +95,33 @@ def plot_depth_sweep(depths: list[int], rates: dict, path) -> Path:
                             "AEVS convergence rate vs network depth")
 
 
+def plot_loss_sweep(spread: dict, path) -> Path:
+    """Convergence rate per loss and test set across seeds: median (bar), min-max (error bar) and
+    each seed (dots), as the paper's Fig. 4."""
+    plt = _pyplot()
+    losses = list(spread)
+    tests = list(next(iter(spread.values())))
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    width = 0.8 / len(losses)
+    for index, loss in enumerate(losses):
+        positions = [test_index + (index - (len(losses) - 1) / 2) * width for test_index in range(len(tests))]
+        medians = [100 * spread[loss][test]["median"] for test in tests]
+        low = [medians[i] - 100 * spread[loss][test]["min"] for i, test in enumerate(tests)]
+        high = [100 * spread[loss][test]["max"] - medians[i] for i, test in enumerate(tests)]
+        seeds = len(spread[loss][tests[0]]["rates"])
+        ax.bar(positions, medians, width * 0.9, yerr=[low, high], capsize=4, alpha=0.75,
+               label=f"{loss} ({seeds} seeds)")
+        for position, test in zip(positions, tests):
+            rates = [100 * rate for rate in spread[loss][test]["rates"]]
+            ax.plot([position] * len(rates), rates, "k.", markersize=4)
+    ax.set_xticks(range(len(tests)), [test.replace("_", "-") for test in tests])
+    ax.set_ylabel("converged [%]: median, min-max, seeds")
+    ax.set_ylim(0, 105)
+    ax.legend(loc="lower right")
+    ax.set_title("AEVS convergence rate per training loss")
+    return _save(fig, path)
+
+
 def _plot_rate_sweep(values: list[int], rates: dict, path, xlabel: str, title: str, log2: bool = False) -> Path:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(5, 3.8))

@@ -6,8 +6,8 @@ import importlib
 import importlib.util
 
 # In the order `aevs bench --help` lists them.
-BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "sweep_depth", "difficulty", "loop", "soak",
-              "faults", "robustness", "visp", "runtimes", "unseen_scenes")
+BENCHMARKS = ("fit_pca", "latency", "table1", "landscape", "sweep_latent", "sweep_depth", "sweep_loss", "difficulty",
+              "loop", "soak", "faults", "robustness", "visp", "runtimes", "unseen_scenes")
 
 DESCRIPTION = """\
 Benchmarks of the feature families (dvs, pca, dct, aevs) in simulation. Each prints its
