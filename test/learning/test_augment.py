@@ -10,7 +10,7 @@ from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.core.imperfections import CameraImperfections
 from aevs_ros.learning import augment
 from aevs_ros.learning.augment import photometric_augmentation
-from aevs_ros.learning.train import CHECKPOINT_NAME, _epoch_perturbation, _Process, _run_epoch, train
+from aevs_ros.learning.train import CHECKPOINT_NAME, _epoch_perturbation, _Process, _run_epoch, _Views, train
 
 from test_train import _tiny_config
 
@@ -163,14 +163,14 @@ def test_training_feeds_the_perturbed_views_and_scores_against_the_clean_ones(tm
 
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     order = torch.arange(len(views))
-    _run_epoch(model, loss_function, views, order, config, _Process(), optimizer, perturbation=_generator())
+    _run_epoch(model, _Views(views, loss_function), order, config, _Process(), optimizer, perturbation=_generator())
     assert all(not torch.equal(given, target) for given, target in zip(model.inputs, targets))
     assert torch.equal(torch.cat(targets), views.unsqueeze(1).float() / 255)
     assert model.scale.item() != 1.0
 
     model.inputs.clear()
     targets.clear()
-    _run_epoch(model, loss_function, views, order, config, _Process())  # validation: clean views
+    _run_epoch(model, _Views(views, loss_function), order, config, _Process())  # validation: clean views
     assert torch.equal(torch.cat(model.inputs), torch.cat(targets))
 
 

@@ -43,12 +43,13 @@ def parse_methods(text: str) -> list[str]:
     return methods
 
 
-def model_paths(pca: str | None = None, aevs: str | None = None) -> dict[str, str | None]:
-    """The model file of each learned family: the one given (the benchmarks' --pca and --model
-    options), else the shipped one (or None)."""
+def model_paths(pca: str | None = None, aevs: str | None = None,
+                siame: str | None = None) -> dict[str, str | None]:
+    """The model file of each learned family: the one given (the benchmarks' --pca, --model and
+    --siame options), else the shipped one (or None)."""
     from ..resources import default_model_path
 
-    given = {"pca": pca, "aevs": aevs}
+    given = {"pca": pca, "aevs": aevs, "siame": siame}
     paths = {}
     for method in LEARNED_FAMILIES:
         path = given.get(method) or default_model_path(method)

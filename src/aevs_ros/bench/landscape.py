@@ -39,7 +39,10 @@ def cost_grids(scene, camera, features: dict, offsets_m):
     from ..core import se3
 
     goal = se3.look_at((0.0, 0.0, 0.6), (0.0, 0.0, 0.0))
-    goal_features = {method: feature.compute(scene.render(camera, goal).image, with_interaction=False).s
+    goal_image = scene.render(camera, goal).image
+    for feature in features.values():
+        feature.bind_goal(goal_image)  # as the servo does: siame compares each view with it
+    goal_features = {method: feature.compute(goal_image, with_interaction=False).s
                      for method, feature in features.items()}
     grids = {method: np.empty((len(offsets_m), len(offsets_m))) for method in features}
     for row, ty in enumerate(offsets_m):

@@ -4,7 +4,8 @@ Every method runs in a fresh process (so its peak memory is its own and the thre
 apply from the start) on the same sequence of rendered images: the views along the straight
 (geodesic) path from the first look-at start pose to its goal. Each step is split into the
 features (s and L_s; for AEVS the encoder gives z and L_z together) and the control law with
-the servo's bookkeeping; the photometric L_I, which every family builds on, is timed apart.
+the servo's bookkeeping; the photometric L_I, which every family but siame builds on, is timed
+apart.
 """
 from __future__ import annotations
 
@@ -49,6 +50,7 @@ def add_parser(subparsers) -> None:
                         help="image size in pixels, WIDTH or WIDTHxHEIGHT (default 128)")
     parser.add_argument("--model", default=None, help="AEVS model (default: the shipped one)")
     parser.add_argument("--pca", default=None, help="PCA basis (default: the shipped one)")
+    parser.add_argument("--siame", default=None, help="Siame-se(3) model (default: the shipped one)")
     parser.add_argument("--scene", default=None, help="scene image (default: the bundled scene)")
     parser.add_argument("--json", default=None, help=f"result JSON (default {DEFAULT_OUT}/latency.json)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="output folder (default %(default)s)")
@@ -183,7 +185,7 @@ def run(args) -> int:
         print("aevs bench latency: error: --steps and --threads must be positive")
         return 2
     settings = {"steps": args.steps, "threads": args.threads, "size": args.size, "scene": args.scene,
-                "models": model_paths(args.pca, args.model)}
+                "models": model_paths(args.pca, args.model, args.siame)}
     results = {}
     width, height = args.size
     print(f"latency of one servo step, {width}x{height} images, {args.threads} thread(s), "

@@ -50,6 +50,7 @@ examples:
     parser.add_argument("--scene", default=None, help="scene image (default: the bundled scene)")
     parser.add_argument("--model", default=None, help="AEVS model (default: the shipped one)")
     parser.add_argument("--pca", default=None, help="PCA basis (default: the shipped one)")
+    parser.add_argument("--siame", default=None, help="Siame-se(3) model (default: the shipped one)")
     parser.add_argument("--json", default=None, help=f"result JSON (default {DEFAULT_OUT}/table1.json)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="folder of the PNG figures, Markdown table "
                         "and default JSON (default %(default)s)")
@@ -188,7 +189,7 @@ def worker_count(requested: int | None, runs: int) -> int:
 
 class RunSetup:
     """What a convergence benchmark's common options (--servo, --iterations, --size, --scene,
-    --pca, --model, --methods) make: the law, the simulation, camera, scene and the methods
+    --pca, --model, --siame where it has one, --methods) make: the law, the simulation, camera, scene and the methods
     that can run (a learned one without its model file is skipped with the reason)."""
 
     def __init__(self, args):
@@ -201,7 +202,7 @@ class RunSetup:
         self.camera = default_camera(getattr(args, "size", 128))
         self.scene_path = args.scene
         self.scene = PlanarScene.load(args.scene)
-        self.paths = model_paths(args.pca, args.model)
+        self.paths = model_paths(args.pca, args.model, getattr(args, "siame", None))
         self.features, self.skipped = build_features(args.methods, self.camera, 0.6, self.paths)
         report_skipped(self.skipped)
         self.methods = [method for method in args.methods if method in self.features]

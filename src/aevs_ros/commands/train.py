@@ -1,4 +1,5 @@
-"""`aevs train`: train the AEVS autoencoder on rendered views of a planar scene."""
+"""`aevs train`: train the AEVS autoencoder, or the Siame-se(3) network, on rendered views of a
+planar scene."""
 from __future__ import annotations
 
 import argparse
@@ -12,8 +13,11 @@ from ..learning.config import TrainConfig
 
 DESCRIPTION = """\
 Render views of a planar scene, train the convolutional autoencoder on them and write a
-self-describing model file. Settings come from TrainConfig's defaults, then the --config
-YAML file, then the flags below (each YAML key is also a flag, with - for _).
+self-describing model file; with --family siame, render pairs of a goal view and a view
+around it and train the Siame-se(3) network to regress their relative pose. Settings come
+from TrainConfig's defaults, then the --config YAML file, then the flags below (each YAML
+key is also a flag, with - for _; "aevs only" / "siame only" settings must keep their
+defaults when training the other family).
 Every epoch is validated, logged (CSV) and checkpointed in --work-dir; --resume goes on
 from the last checkpoint. Launched with torchrun, it trains with DistributedDataParallel.
 
@@ -25,6 +29,8 @@ examples:
              --train-images 2000 --epochs 3 --out my_scene.pt  # fine-tune for a new scene
   aevs train --train-images 500 --val-images 100 --epochs 2 --input-size 64 --out /tmp/ae.pt
   torchrun --nproc-per-node 2 --no-python aevs train --config config/train.yaml
+  aevs train --config config/train_siame.yaml            # the shipped Siame-se(3) model (about 20 min)
+  aevs train --family siame --train-images 500 --val-images 100 --epochs 1 --input-size 64 --out /tmp/siame.pt
 """
 
 
@@ -36,7 +42,7 @@ def _default(config_field):
 
 def add_parser(subparsers) -> None:
     parser = subparsers.add_parser(
-        "train", help="train the autoencoder (AEVS features) on rendered views of a scene",
+        "train", help="train the autoencoder (AEVS features) or Siame-se(3) on rendered views of a scene",
         description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=None, metavar="YAML",
                         help="YAML file of settings (keys as the flags below)")

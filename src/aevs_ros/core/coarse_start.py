@@ -25,7 +25,9 @@ class CoarseStart:
 
     def __init__(self, feature: Feature, goal_image: np.ndarray, sigma: float, with_interaction: bool):
         self.sigma = sigma
-        self.goal = feature.compute(self.blur(goal_image), with_interaction=with_interaction)
+        self.goal_image = self.blur(goal_image)  #: bound to the feature until the hand-over
+        feature.bind_goal(self.goal_image)
+        self.goal = feature.compute(self.goal_image, with_interaction=with_interaction)
         self.steps = 0  #: coarse-phase steps taken
 
     def blur(self, image: np.ndarray) -> np.ndarray:

@@ -51,6 +51,36 @@ def log(pose: np.ndarray) -> np.ndarray:
     return np.concatenate([v, w])
 
 
+def pose_vector(pose: np.ndarray) -> np.ndarray:
+    """(t, θu) of a pose: its translation and the rotation vector of its rotation (θ <= π)."""
+    return np.concatenate([pose[:3, 3], Rotation.from_matrix(pose[:3, :3]).as_rotvec()])
+
+
+def pose_from_vector(vector) -> np.ndarray:
+    """The pose whose (t, θu) is ``vector`` (inverse of :func:`pose_vector`)."""
+    vector = np.asarray(vector, dtype=float)
+    return make_pose(Rotation.from_rotvec(vector[3:]).as_matrix(), vector[:3])
+
+
+def rotation_vector_rate(theta_u) -> np.ndarray:
+    """J (3, 3) with d(θu)/dt = J w for a rotation R = exp([θu]) turning at w in its own
+    frame (R' = R exp([w] dt), as a camera does at the angular part of its twist): the
+    inverse right Jacobian of SO(3), I + [θu]/2 + (1 - (θ/2) cot(θ/2)) / θ² [θu]².
+
+    The cotangent form stays finite up to θ = π and beyond (the rotation vector of a
+    regression is not confined to θ <= π); it is singular only at θ = 2π.
+    """
+    theta_u = np.asarray(theta_u, dtype=float)
+    theta = np.linalg.norm(theta_u)
+    skew = _skew(theta_u)
+    if theta < 1e-4:  # series of (1 - x cot x) / (4 x²), x = θ/2: 1/12 + θ²/720
+        coefficient = 1 / 12 + theta**2 / 720
+    else:
+        half = theta / 2
+        coefficient = (1 - half * np.cos(half) / np.sin(half)) / theta**2
+    return np.eye(3) + 0.5 * skew + coefficient * skew @ skew
+
+
 def inverse(pose: np.ndarray) -> np.ndarray:
     rotation_t = pose[:3, :3].T
     return make_pose(rotation_t, -rotation_t @ pose[:3, 3])

@@ -146,10 +146,17 @@ class Servo:
 
         L* is always computed, to refuse a goal that cannot constrain the camera (a uniform
         image drives the camera anywhere without ever diverging), and kept only if the law reads it.
+        The feature is bound to the goal first (Feature.bind_goal), and back to the old one if
+        the new goal is refused.
         """
-        goal = self.feature.compute(image, with_interaction=True)
-        _check_finite(goal, "goal image")
-        _check_constrains_motion(goal.L)
+        self.feature.bind_goal(image)
+        try:
+            goal = self.feature.compute(image, with_interaction=True)
+            _check_finite(goal, "goal image")
+            _check_constrains_motion(goal.L)
+        except Exception:
+            self._bind_compared_goal()
+            raise
         if not self.config.interaction.uses_desired:
             goal = FeatureSample(goal.s, None)
         self.goal, self.goal_image = goal, image
@@ -158,6 +165,12 @@ class Servo:
         self._roll_aid = RollAid(image, self.feature.camera, self.config.roll_aid) if self.config.roll_aid else None
         self._coarse = (CoarseStart(self.feature, image, self.config.coarse_blur, self.config.interaction.uses_desired)
                         if self.config.coarse_blur else None)
+
+    def _bind_compared_goal(self) -> None:
+        """Bind the feature to the image the current images are compared with: the blurred goal
+        during a coarse start, else the goal (nothing before the first goal)."""
+        if self.goal_image is not None:
+            self.feature.bind_goal(self._coarse.goal_image if self._coarse else self.goal_image)
 
     def reconfigure(self, config: ServoConfig) -> None:
         """Take new settings. A new interaction law re-encodes the goal (with L* only if the law
@@ -233,6 +246,7 @@ class Servo:
         if coarse:  # no convergence on blurred images: hand over to the sharp ones instead
             if coarse.finished(step_t, step_r):
                 self._coarse, self._last_error, self._growing_steps = None, np.inf, 0
+                self._bind_compared_goal()
             self.state = ServoState.SERVOING
             velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
             return ServoCommand(velocity, self.state, self.iteration, error_norm, features=current.s)

@@ -1,8 +1,8 @@
-"""Training the AEVS autoencoder: views, losses, configuration and the training loop.
+"""Training the AEVS autoencoder and Siame-se(3): views, losses, configuration and the loop.
 
-config.py     ViewSampling, TrainConfig (torch-free: the CLI reads them)
-losses.py     frequency-weighted DCT loss and pixel BCE
-dataset.py    rendered training views of a planar scene
+config.py     ViewSampling, PairSampling, TrainConfig (torch-free: the CLI reads them)
+losses.py     frequency-weighted DCT loss and pixel BCE; Siame-se(3)'s pose loss
+dataset.py    rendered training views of a planar scene, and pairs of them
 train.py      the training loop (checkpoints, resume, CSV log, DDP under torchrun)
 
 The network, its model file and its linearisation are what serving needs too, so they

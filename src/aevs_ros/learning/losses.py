@@ -1,4 +1,4 @@
-"""Reconstruction losses of AEVS (paper Sec. III-B).
+"""Reconstruction losses of AEVS (paper Sec. III-B), and the pose loss of Siame-se(3).
 
 The frequency-weighted DCT loss (Eq. 9) steers the latent space towards the low
 frequencies, which widens the convergence basin of servoing; the pixel-wise binary
@@ -14,7 +14,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from aevs_ros.learning.config import LOSSES
-
 
 
 def dct_matrix(size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -57,6 +56,27 @@ class PixelBCELoss(nn.Module):
 
     def forward(self, reconstruction: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return F.binary_cross_entropy(reconstruction.float(), target.float())
+
+
+class PoseLoss(nn.Module):
+    """L = |t^ - t| + rotation_weight |θu^ - θu| (Euclidean norms, m and rad), averaged over the batch.
+
+    Norms, not their squares: every pair pulls with the same strength whatever its error, so
+    the pairs near the goal, whose errors are small, still have their say; the servo stops
+    where the estimate meets the goal's, so the end error is the network's error there.
+    (An error relative to the pose's size weighs them more, but from scratch it left the
+    network answering "at the goal" for every pair in short trainings.)
+    """
+
+    def __init__(self, rotation_weight: float):
+        super().__init__()
+        self.rotation_weight = rotation_weight
+
+    def forward(self, estimate: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        error = estimate.float() - target.float()
+        translation = torch.linalg.vector_norm(error[:, :3], dim=1)
+        rotation = torch.linalg.vector_norm(error[:, 3:], dim=1)
+        return (translation + self.rotation_weight * rotation).mean()
 
 
 def make_loss(name: str, input_size: int) -> nn.Module:

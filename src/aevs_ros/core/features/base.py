@@ -48,6 +48,11 @@ class Feature(ABC):
     def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
         """Features of ``image`` (float32 (h, w) in [0, 1]) and, if asked, their interaction matrix."""
 
+    def bind_goal(self, image: np.ndarray) -> None:
+        """Take ``image`` as the view the features of later images compare with. The servo calls
+        it with the goal image before it computes s*; a no-op for families whose s is a function
+        of the image alone (all but siame, whose s is the pose relative to the goal)."""
+
     def reconstruct(self, s: np.ndarray) -> np.ndarray | None:
         """The image these features stand for, for debug displays; None if the family cannot invert."""
         return None

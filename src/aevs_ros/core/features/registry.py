@@ -40,6 +40,8 @@ FAMILIES = {family.name: family for family in (
     FeatureFamily("aevs", "autoencoder", "AutoencoderFeature", needs_model=True,
                   default_model="models/aevs_default.pt", general_model="models/aevs_general.pt",
                   uses_torch=True),
+    FeatureFamily("siame", "siame", "SiameFeature", needs_model=True, default_model="models/siame_default.pt",
+                  uses_torch=True),
 )}
 FEATURE_FAMILIES = tuple(FAMILIES)
 #: the families that read a model file

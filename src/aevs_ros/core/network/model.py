@@ -188,12 +188,20 @@ class LoadedModel:
 
 def save_model(path: str | Path, model: Autoencoder, metadata: dict):
     """Write a self-describing model file: the network is rebuilt from model_args alone."""
+    write_model_file(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, model, metadata)
+
+
+def write_model_file(path: str | Path, model_format: str, format_version: int, model: nn.Module,
+                     metadata: dict):
+    """The file layout every network of aevs_ros shares: format, its version, the config the
+    network is rebuilt from (``model.config``, a dataclass with input_mean and input_std), the
+    input normalisation, how it was trained and the weights."""
     config = model.config
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({
-        "format": MODEL_FORMAT,
-        "format_version": MODEL_FORMAT_VERSION,
+        "format": model_format,
+        "format_version": format_version,
         "model_args": asdict(config),
         "normalization": {"input_mean": config.input_mean, "input_std": config.input_std,
                           "formula": NORMALIZATION_FORMULA},
@@ -202,21 +210,30 @@ def save_model(path: str | Path, model: Autoencoder, metadata: dict):
     }, path)
 
 
-def load_model(path: str | Path | None) -> LoadedModel:
-    """Rebuild the autoencoder saved at path (on CPU, in eval mode); ModelError if impossible."""
+def read_model_file(path: str | Path | None, model_format: str, format_version: int, kind: str,
+                    train_command: str = "aevs train") -> dict:
+    """The stored dictionary of a file written by :func:`write_model_file` in ``model_format``;
+    ModelError saying why if it is missing, unreadable, of another kind (``kind`` names the
+    expected one) or of another format version."""
     if path is None or not Path(path).is_file():
-        raise ModelError(f"model file not found: {path} (train one with `aevs train`)")
+        raise ModelError(f"model file not found: {path} (train one with `{train_command}`)")
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises many types for a corrupt or foreign file
         # not torch's message: for a corrupt file it suggests weights_only=False, unsafe advice
         raise ModelError(f"cannot read model file {path}: not a model file saved by `aevs train` "
                          f"(truncated or corrupt: {type(error).__name__})") from None
-    if not isinstance(saved, dict) or saved.get("format") != MODEL_FORMAT:
-        raise ModelError(f"{path} is not an AEVS autoencoder file (written by `aevs train`)")
-    if saved.get("format_version") != MODEL_FORMAT_VERSION:
+    if not isinstance(saved, dict) or saved.get("format") != model_format:
+        raise ModelError(f"{path} is not {kind} file (written by `{train_command}`)")
+    if saved.get("format_version") != format_version:
         raise ModelError(f"{path} has model format version {saved.get('format_version')}, "
-                         f"this aevs_ros reads version {MODEL_FORMAT_VERSION}: retrain it")
+                         f"this aevs_ros reads version {format_version}: retrain it")
+    return saved
+
+
+def load_model(path: str | Path | None) -> LoadedModel:
+    """Rebuild the autoencoder saved at path (on CPU, in eval mode); ModelError if impossible."""
+    saved = read_model_file(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, "an AEVS autoencoder")
     try:
         model = Autoencoder(AutoencoderConfig(**saved["model_args"]))
         model.load_state_dict(saved["state_dict"])
