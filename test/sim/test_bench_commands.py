@@ -66,9 +66,11 @@ def test_sweep_latent_trains_evaluates_and_reuses(tmp_path, capsys):
 def test_sweep_loss_trains_one_model_per_loss_and_seed_and_reports_the_spread(tmp_path):
     assert main(["bench", "sweep-loss", "--losses", "bce,dct", "--seeds", "3,1", "--input-size", "32",
                  "--train-images", "40", "--val-images", "10", "--epochs", "1", "--cases", "2",
-                 "--tests", "look_at", "--iterations", "5", "--threads", "1", "--out", str(tmp_path)]) == 0
+                 "--tests", "look_at", "--iterations", "5", "--threads", "1", "--servo", "roll_aid=0",
+                 "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "sweep_loss.json").read_text())
     assert report["losses"] == ["bce", "dct"] and report["seeds"] == [3, 1]
+    assert report["servo_config"]["roll_aid"] == 0.0
     assert list(report["results"]["bce"]) == ["3", "1"] and set(report["results"]["dct"]["1"]) == {"look_at"}
     models = {load_model(report["training"][loss][seed]["model"]).metadata["loss"]
               for loss in ("bce", "dct") for seed in ("3", "1")}

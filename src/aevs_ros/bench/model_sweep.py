@@ -26,6 +26,9 @@ def add_sweep_arguments(parser, name: str, input_size: int = 64, train_images: i
     parser.add_argument("--tests", type=parse_tests, default=["look_at", "screw"],
                         help="comma-separated test sets (default look_at,screw)")
     parser.add_argument("--iterations", type=int, default=1500, help="iteration budget (default %(default)s)")
+    parser.add_argument("--servo", action="append", default=[], metavar="NAME=VALUE",
+                        help="a core.servo.ServoConfig setting of the evaluation, e.g. roll_aid=0 for the law "
+                             "alone (repeatable; default: the simulations' law, core.simulator.SIMULATED_SERVO)")
     parser.add_argument("--workers", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--threads", type=int, default=0,
                         help="torch threads of the training (default 0: torch's default; 1 is much faster "
@@ -99,7 +102,7 @@ def run_variants(args, name: str, variants: list[tuple]):
 
     folder = Path(args.out) / name
     folder.mkdir(parents=True, exist_ok=True)
-    servo, sim = simulation_law([], args.iterations)
+    servo, sim = simulation_law(args.servo, args.iterations)
     camera, scene = default_camera(args.input_size), PlanarScene.load()
     cases, dropped = prepare_cases(args.tests, args.cases, scene, camera, sim.min_visible_fraction)
     workers = max(1, args.workers or os.cpu_count() or 1)
@@ -136,11 +139,15 @@ def sweep_report(args, values_key: str, values: list[int], training: dict, resul
 
 
 def sweep_settings(args) -> dict:
-    """What every sweep's JSON records of its budget, criterion and machine."""
+    """What every sweep's JSON records of its budget, law, criterion and machine."""
+    from dataclasses import asdict
+
     from . import machine_info
     from .convergence import criterion_text
+    from .table1 import simulation_law
 
-    return {"criterion": criterion_text(), "iterations": args.iterations, "input_size": args.input_size,
+    return {"criterion": criterion_text(), "iterations": args.iterations,
+            "servo_config": asdict(simulation_law(args.servo, args.iterations)[0]), "input_size": args.input_size,
             "train_images": args.train_images, "val_images": args.val_images, "epochs": args.epochs,
             "cases_requested": args.cases, "machine": machine_info()}
 
