@@ -8,8 +8,30 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+class StagedInput:
+    """What both networks share of their input: the autoencoder's strided stem and stages, whose
+    halvings the input size must allow."""
+
+    def _check_stages(self) -> None:
+        self.stage_channels = tuple(int(c) for c in self.stage_channels)
+        if not self.stage_channels or min(self.stage_channels) < 1:
+            raise ValueError(f"stage_channels must be positive, got {self.stage_channels}")
+        if self.input_size < 1 or self.input_size % self.downsampling_factor:
+            raise ValueError(f"input_size {self.input_size} must be a multiple of {self.downsampling_factor} "
+                             f"for {len(self.stage_channels)} stages")
+
+    @property
+    def downsampling_factor(self) -> int:
+        """The stem halves the image twice and every stage after the first halves it once."""
+        return 2 ** (len(self.stage_channels) + 1)
+
+    @property
+    def final_map_size(self) -> int:
+        return self.input_size // self.downsampling_factor
+
+
 @dataclass
-class AutoencoderConfig:
+class AutoencoderConfig(StagedInput):
     """Everything needed to rebuild the network (see model.py)."""
 
     input_size: int = 128  #: side of the square grayscale input, pixels
@@ -23,27 +45,12 @@ class AutoencoderConfig:
     input_std: float = 0.25
 
     def __post_init__(self):
-        self.stage_channels = tuple(int(c) for c in self.stage_channels)
-        if not self.stage_channels or min(self.stage_channels) < 1:
-            raise ValueError(f"stage_channels must be positive, got {self.stage_channels}")
+        self._check_stages()
         if self.blocks_per_stage < 1 or self.latent_dim < 1 or self.input_std <= 0:
             raise ValueError("blocks_per_stage, latent_dim and input_std must be positive")
         if not 0 <= self.active_blocks <= self.total_blocks:
             raise ValueError(f"active_blocks must lie in [0, {self.total_blocks}] (0 = all), "
                              f"got {self.active_blocks}")
-        if self.input_size < 1 or self.input_size % self.downsampling_factor:
-            raise ValueError(
-                f"input_size {self.input_size} must be a multiple of {self.downsampling_factor} "
-                f"for {len(self.stage_channels)} stages")
-
-    @property
-    def downsampling_factor(self) -> int:
-        """The stem halves the image twice and every stage after the first halves it once."""
-        return 2 ** (len(self.stage_channels) + 1)
-
-    @property
-    def final_map_size(self) -> int:
-        return self.input_size // self.downsampling_factor
 
     @property
     def total_blocks(self) -> int:
@@ -57,7 +64,7 @@ class AutoencoderConfig:
 
 
 @dataclass
-class SiameConfig:
+class SiameConfig(StagedInput):
     """Everything needed to rebuild the Siame-se(3) network (see siame.py).
 
     The stem and the first ``fusion_stage`` stages see each image alone (one set of weights for
@@ -74,23 +81,9 @@ class SiameConfig:
     input_std: float = 0.25
 
     def __post_init__(self):
-        self.stage_channels = tuple(int(c) for c in self.stage_channels)
-        if not self.stage_channels or min(self.stage_channels) < 1:
-            raise ValueError(f"stage_channels must be positive, got {self.stage_channels}")
+        self._check_stages()
         if self.blocks_per_stage < 1 or self.head_width < 1 or self.input_std <= 0:
             raise ValueError("blocks_per_stage, head_width and input_std must be positive")
         if not 1 <= self.fusion_stage <= len(self.stage_channels):
             raise ValueError(f"fusion_stage must lie in [1, {len(self.stage_channels)}] (the stages each "
                              f"image goes through alone), got {self.fusion_stage}")
-        if self.input_size < 1 or self.input_size % self.downsampling_factor:
-            raise ValueError(f"input_size {self.input_size} must be a multiple of {self.downsampling_factor} "
-                             f"for {len(self.stage_channels)} stages")
-
-    @property
-    def downsampling_factor(self) -> int:
-        """As the autoencoder's encoder: the stem halves twice, every later stage once."""
-        return 2 ** (len(self.stage_channels) + 1)
-
-    @property
-    def final_map_size(self) -> int:
-        return self.input_size // self.downsampling_factor

@@ -234,11 +234,18 @@ def read_model_file(path: str | Path | None, model_format: str, format_version: 
 def load_model(path: str | Path | None) -> LoadedModel:
     """Rebuild the autoencoder saved at path (on CPU, in eval mode); ModelError if impossible."""
     saved = read_model_file(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, "an AEVS autoencoder")
+    model = rebuild_network(path, saved, Autoencoder, AutoencoderConfig, "autoencoder")
+    return LoadedModel(model, saved.get("metadata", {}))
+
+
+def rebuild_network(path, saved: dict, network_class, config_class, what: str) -> nn.Module:
+    """The network a model file's contents describe, on CPU, frozen in eval mode; ModelError
+    naming ``what`` if its architecture or weights do not fit."""
     try:
-        model = Autoencoder(AutoencoderConfig(**saved["model_args"]))
+        model = network_class(config_class(**saved["model_args"]))
         model.load_state_dict(saved["state_dict"])
     except (TypeError, ValueError, RuntimeError, KeyError) as error:
-        raise ModelError(f"{path} does not match the autoencoder architecture: {error}") from None
+        raise ModelError(f"{path} does not match the {what} architecture: {error}") from None
     model.eval()
     model.requires_grad_(False)
-    return LoadedModel(model, saved.get("metadata", {}))
+    return model

@@ -20,9 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..errors import ModelError
 from .config import SiameConfig
-from .model import BasicBlock, InputNormalization, conv, read_model_file, write_model_file
+from .model import BasicBlock, InputNormalization, conv, read_model_file, rebuild_network, write_model_file
 
 POSE_DIM = 6  #: (t, θu)
 
@@ -96,11 +95,5 @@ def save_siame_model(path: str | Path, model: SiamesePoseNetwork, metadata: dict
 def load_siame_model(path: str | Path | None) -> LoadedSiameModel:
     """Rebuild the network saved at ``path`` (on CPU, in eval mode); ModelError if impossible."""
     saved = read_model_file(path, MODEL_FORMAT, MODEL_FORMAT_VERSION, "a Siame-se(3) model", TRAIN_COMMAND)
-    try:
-        model = SiamesePoseNetwork(SiameConfig(**saved["model_args"]))
-        model.load_state_dict(saved["state_dict"])
-    except (TypeError, ValueError, RuntimeError, KeyError) as error:
-        raise ModelError(f"{path} does not match the Siame-se(3) architecture: {error}") from None
-    model.eval()
-    model.requires_grad_(False)
+    model = rebuild_network(path, saved, SiamesePoseNetwork, SiameConfig, "Siame-se(3)")
     return LoadedSiameModel(model, saved.get("metadata", {}))
