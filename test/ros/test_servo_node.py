@@ -507,6 +507,32 @@ def test_debug_image_and_reconstruction_for_any_method(servo, probe, spun_node, 
         assert received[-1].header.stamp in probe.sent
 
 
+@pytest.fixture(scope='module')
+def tiny_siame_model(tmp_path_factory):
+    """An untrained, small Siame-se(3) file for 64x64 images: enough to exercise the node."""
+    pytest.importorskip('torch')
+    from aevs_ros.core.network.config import SiameConfig
+    from aevs_ros.core.network.siame import SiamesePoseNetwork, save_siame_model
+
+    path = tmp_path_factory.mktemp('model') / 'tiny_siame.pt'
+    save_siame_model(path, SiamesePoseNetwork(SiameConfig(input_size=64, stage_channels=(8, 16), blocks_per_stage=1,
+                                                          head_width=16)), {'note': 'untrained, for tests'})
+    return path
+
+
+def test_siame_servoes_on_the_pose_its_network_regresses(servo, probe, views, tiny_siame_model):
+    """The goal image reaches the feature (bind_goal) through the node: s is relative to it."""
+    servo(method='siame', model_path=str(tiny_siame_model))
+    probe.show(views['start'])
+    start = time.monotonic()
+    assert probe.set_goal(gray_to_image_msg(views['goal'])).success
+    status = probe.wait_status(lambda s: s.iteration > 2, start, timeout=30.0)
+    assert status is not None and status.method == 'siame' and np.isfinite(status.feature_error_norm), status
+    twists = [twist_vector(msg) for msg in probe.since(probe.twists, start)]
+    assert twists and all(np.isfinite(twist).all() for twist in twists)
+    assert any(np.any(twist) for twist in twists), 'the servo never moved'
+
+
 def test_aevs_set_goal_fails_cleanly_without_a_servo(ros_domain_id):
     command = [sys.executable, '-c', 'import sys; from aevs_ros.cli import main; sys.exit(main())',
                'set-goal', '--timeout', '1']
