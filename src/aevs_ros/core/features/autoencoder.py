@@ -12,11 +12,11 @@ import numpy as np
 import torch
 
 from ..camera import PinholeCamera
-from ..errors import InvalidImageError, ModelError
 from ..network.linearize import EncoderLinearization
 from ..network.model import load_model
-from ..photometric import DEFAULT_BORDER, check_image, photometric_interaction
-from .base import FeatureSample, ImageMapping
+from ..photometric import DEFAULT_BORDER, photometric_interaction
+from .base import (FeatureSample, ImageMapping, check_network_camera, check_network_image,
+                   single_scene_fingerprint)
 
 
 class AutoencoderFeature(ImageMapping):
@@ -28,11 +28,7 @@ class AutoencoderFeature(ImageMapping):
                  border: int = DEFAULT_BORDER):
         super().__init__(camera, depth, border)
         loaded = load_model(model_path)
-        size = loaded.config.input_size
-        if camera.shape != (size, size):
-            raise ModelError(f"the AEVS model {model_path} takes {size}x{size} images but the camera "
-                             f"gives {camera.width}x{camera.height}: resize the camera or retrain "
-                             f"with --input-size")
+        check_network_camera("AEVS", model_path, loaded.config.input_size, camera)
         self.model_path = Path(model_path)
         self.metadata = loaded.metadata
         self._latent_dim = loaded.config.latent_dim
@@ -53,22 +49,14 @@ class AutoencoderFeature(ImageMapping):
     @staticmethod
     def model_scene_fingerprint(model_path: str | Path | None) -> str:
         """The training scene's fingerprint; a model of several scenes has "scenes" beside it."""
-        metadata = load_model(model_path).metadata
-        if len(metadata.get("scenes", [None])) != 1:
-            return ""
-        return str(metadata.get("scene", {}).get("fingerprint", ""))
+        return single_scene_fingerprint(load_model(model_path).metadata)
 
     @property
     def dim(self) -> int:
         return self._latent_dim
 
     def _checked(self, image: np.ndarray) -> np.ndarray:
-        if getattr(image, "shape", None) != self.camera.shape:
-            height, width = self.camera.shape
-            raise InvalidImageError(
-                f"the AEVS model {self.model_path.name} takes {width}x{height} images, got "
-                f"{'x'.join(str(n) for n in reversed(np.shape(image)))}")
-        return check_image(image, self.camera.shape)
+        return check_network_image("AEVS", self.model_path, image, self.camera)
 
     def map(self, image: np.ndarray) -> np.ndarray:
         latent = self._linearization.latent(torch.from_numpy(self._checked(image)))

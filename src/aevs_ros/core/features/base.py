@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
 from ..camera import PinholeCamera
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, InvalidImageError, ModelError
 from ..photometric import DEFAULT_BORDER, border_mask, check_image, photometric_interaction
 
 #: Fewer features than degrees of freedom leave some camera motion unobservable.
@@ -109,3 +110,28 @@ def check_dim(dim: int, available: int, what: str) -> int:
         raise ConfigurationError(
             f"{what} dimension must be an integer in [{MIN_DIM}, {available}], got {dim}")
     return int(dim)
+
+
+
+def check_network_camera(kind: str, model_path, input_size: int, camera: PinholeCamera) -> None:
+    """ModelError unless the camera gives the square images of ``input_size`` a network's model
+    file takes (``kind`` names it: "AEVS", "Siame-se(3)")."""
+    if camera.shape != (input_size, input_size):
+        raise ModelError(f"the {kind} model {model_path} takes {input_size}x{input_size} images but the camera "
+                         f"gives {camera.width}x{camera.height}: resize the camera or retrain with --input-size")
+
+
+def check_network_image(kind: str, model_path: Path, image, camera: PinholeCamera) -> np.ndarray:
+    """``image`` as a network takes it; InvalidImageError naming both sizes if it is not the camera's."""
+    if getattr(image, "shape", None) != camera.shape:
+        height, width = camera.shape
+        raise InvalidImageError(f"the {kind} model {model_path.name} takes {width}x{height} images, got "
+                                f"{'x'.join(str(n) for n in reversed(np.shape(image)))}")
+    return check_image(image, camera.shape)
+
+def single_scene_fingerprint(metadata: dict) -> str:
+    """The fingerprint of the one scene a network's model file was trained on; '' if it was
+    trained on several ("scenes") or does not say."""
+    if len(metadata.get("scenes", [None])) != 1:
+        return ""
+    return str(metadata.get("scene", {}).get("fingerprint", ""))

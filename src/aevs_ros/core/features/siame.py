@@ -27,10 +27,11 @@ from scipy.spatial.transform import Rotation
 
 from .. import se3
 from ..camera import PinholeCamera
-from ..errors import AevsError, InvalidImageError, ModelError
+from ..errors import AevsError
 from ..network.siame import POSE_DIM, load_siame_model
-from ..photometric import DEFAULT_BORDER, check_image
-from .base import Feature, FeatureSample
+from ..photometric import DEFAULT_BORDER
+from .base import (Feature, FeatureSample, check_network_camera, check_network_image,
+                   single_scene_fingerprint)
 
 
 def pose_interaction(pose: np.ndarray) -> np.ndarray:
@@ -51,11 +52,7 @@ class SiameFeature(Feature):
                  border: int = DEFAULT_BORDER):
         super().__init__(camera, depth, border)
         loaded = load_siame_model(model_path)
-        size = loaded.config.input_size
-        if camera.shape != (size, size):
-            raise ModelError(f"the Siame-se(3) model {model_path} takes {size}x{size} images but the camera "
-                             f"gives {camera.width}x{camera.height}: resize the camera or retrain with "
-                             f"--input-size")
+        check_network_camera("Siame-se(3)", model_path, loaded.config.input_size, camera)
         self.model_path = Path(model_path)
         self.metadata = loaded.metadata
         self._network = loaded.model
@@ -74,10 +71,7 @@ class SiameFeature(Feature):
     @staticmethod
     def model_scene_fingerprint(model_path: str | Path | None) -> str:
         """The training scene's fingerprint ('' for a model of several scenes)."""
-        metadata = load_siame_model(model_path).metadata
-        if len(metadata.get("scenes", [None])) != 1:
-            return ""
-        return str(metadata.get("scene", {}).get("fingerprint", ""))
+        return single_scene_fingerprint(load_siame_model(model_path).metadata)
 
     @property
     def dim(self) -> int:
@@ -97,11 +91,6 @@ class SiameFeature(Feature):
         return FeatureSample(s, pose_interaction(s) if with_interaction else None)
 
     def _embed(self, image: np.ndarray) -> torch.Tensor:
-        if getattr(image, "shape", None) != self.camera.shape:
-            height, width = self.camera.shape
-            raise InvalidImageError(
-                f"the Siame-se(3) model {self.model_path.name} takes {width}x{height} images, got "
-                f"{'x'.join(str(n) for n in reversed(np.shape(image)))}")
-        pixels = torch.from_numpy(check_image(image, self.camera.shape))
+        pixels = torch.from_numpy(check_network_image("Siame-se(3)", self.model_path, image, self.camera))
         with torch.inference_mode():
             return self._network.embed(pixels[None, None])
