@@ -52,12 +52,13 @@ def test_writes_table_and_figures(table1_run):
     assert len(list(out.glob("table1_example_*.png"))) == 2 * 2
 
 
-def test_missing_model_is_skipped_with_a_message(tmp_path, capsys):
-    code = main(["bench", "table1", "--cases", "1", "--methods", "pca", "--pca", str(tmp_path / "none.npz"),
+@pytest.mark.parametrize("method, missing", [("pca", "none.npz"), ("siame", "none.pt")])
+def test_missing_model_is_skipped_with_a_message(tmp_path, capsys, method, missing):
+    code = main(["bench", "table1", "--cases", "1", "--methods", method, f"--{method}", str(tmp_path / missing),
                  "--out", str(tmp_path)])
     assert code == 2
     output = capsys.readouterr().out
-    assert "skipping pca" in output and "none.npz" in output
+    assert f"skipping {method}" in output and missing in output
 
 
 def test_every_stop_reason_has_a_label_in_the_summaries():

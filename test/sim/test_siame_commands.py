@@ -60,14 +60,6 @@ def test_demo_without_a_siame_model_says_so(tmp_path, no_shipped_models, capsys)
     assert "model file not found" in capsys.readouterr().err
 
 
-def test_table1_skips_siame_when_its_model_file_is_missing(tmp_path, capsys):
-    code = main(["bench", "table1", "--cases", "1", "--methods", "siame", "--siame", str(tmp_path / "none.pt"),
-                 "--out", str(tmp_path)])
-    assert code == 2
-    output = capsys.readouterr().out
-    assert "skipping siame" in output and "none.pt" in output
-
-
 def test_latency_skips_siame_without_its_model(tmp_path, no_shipped_models):
     path = tmp_path / "latency.json"
     assert main(["bench", "latency", "--methods", "siame", "--steps", "2", "--size", "32",

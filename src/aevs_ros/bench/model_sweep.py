@@ -11,6 +11,20 @@ from . import DEFAULT_OUT, output_path
 NOT_TRAINED = ("progress", "threads", "device")
 
 
+def int_list(text: str, what: str, minimum: int, why: str = "") -> list[int]:
+    """The comma-separated integers of a sweep flag, first occurrences in order; ArgumentTypeError
+    (``what`` names them, ``why`` says why the minimum) if one is not an integer or is below ``minimum``."""
+    import argparse
+
+    try:
+        values = list(dict.fromkeys(int(value) for value in text.split(",") if value.strip()))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{what} must be integers, got {text!r}") from None
+    if not values or min(values) < minimum:
+        raise argparse.ArgumentTypeError(f"{what} must be at least {minimum}{why}")
+    return values
+
+
 def add_sweep_arguments(parser, name: str, input_size: int = 64, train_images: int = 2000,
                         epochs: int = 5, cases: int = 50) -> None:
     """The training-budget and evaluation flags of a sweep named ``name`` (its JSON and folder)."""

@@ -15,20 +15,12 @@ early keeps the depths it finished.
 """
 from __future__ import annotations
 
-import argparse
-
 from . import benchmark_parser
-from .model_sweep import add_sweep_arguments, run_sweep, write_sweep_progress
+from .model_sweep import add_sweep_arguments, int_list, run_sweep, write_sweep_progress
 
 
 def _depths(text: str) -> list[int]:
-    try:
-        depths = list(dict.fromkeys(int(value) for value in text.split(",") if value.strip()))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"depths must be integers, got {text!r}") from None
-    if not depths or min(depths) < 1:
-        raise argparse.ArgumentTypeError("depths must be at least 1 (active residual blocks)")
-    return depths
+    return int_list(text, "depths", 1, " (active residual blocks)")
 
 
 def add_parser(subparsers) -> None:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import argparse
 
 from . import benchmark_parser
-from .model_sweep import add_sweep_arguments, run_variants, sweep_settings
+from .model_sweep import add_sweep_arguments, int_list, run_variants, sweep_settings
 
 
 def _losses(text: str) -> list[str]:
@@ -32,13 +32,7 @@ def _losses(text: str) -> list[str]:
 
 
 def _seeds(text: str) -> list[int]:
-    try:
-        seeds = list(dict.fromkeys(int(value) for value in text.split(",") if value.strip()))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"seeds must be integers, got {text!r}") from None
-    if not seeds or min(seeds) < 0:
-        raise argparse.ArgumentTypeError("seeds must be integers >= 0")
-    return seeds
+    return int_list(text, "seeds", 0)
 
 
 def add_parser(subparsers) -> None:
