@@ -16,6 +16,7 @@ the same settings are reused, and the JSON and figure are rewritten after every 
 from __future__ import annotations
 
 import argparse
+import statistics
 
 from . import benchmark_parser
 from .model_sweep import add_sweep_arguments, int_list, run_variants, sweep_settings
@@ -54,7 +55,7 @@ def run(args) -> int:
                 for loss in args.losses for seed in args.seeds]
     try:
         for training, results, seconds in run_variants(args, "sweep_loss", variants):
-            write_report(args, loss_report(args, training, results, seconds))
+            write_loss_report(args, loss_report(args, training, results, seconds))
     except AevsError as exc:
         print(f"aevs bench sweep-loss: error: {exc}")
         return 2
@@ -75,20 +76,14 @@ def loss_report(args, training: dict, results: dict, seconds: dict) -> dict:
         spread[loss] = {}
         for test in args.tests:
             rates = [summaries[test]["converged_rate"] or 0.0 for summaries in per_seed.values()]
-            spread[loss][test] = {"seeds": list(per_seed), "rates": rates, "median": _median(rates),
+            spread[loss][test] = {"seeds": list(per_seed), "rates": rates, "median": statistics.median(rates),
                                   "min": min(rates), "max": max(rates)}
     return {**sweep_settings(args), "losses": args.losses, "seeds": args.seeds,
             "training": by_loss(training), "evaluation_wall_s": by_loss(seconds),
             "results": by_loss(results), "spread": spread}
 
 
-def _median(values: list[float]) -> float:
-    import numpy as np
-
-    return float(np.median(values))
-
-
-def write_report(args, report: dict) -> None:
+def write_loss_report(args, report: dict) -> None:
     """Write the JSON and the figure; print the spread table."""
     from pathlib import Path
 
