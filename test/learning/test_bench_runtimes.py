@@ -35,3 +35,14 @@ def test_runtimes_writes_exact_timings_and_skips_what_is_missing(tiny_model_file
     if importlib.util.find_spec("onnxruntime") is None:
         assert {"runtime": "onnxruntime", "skipped": "onnxruntime is not installed"} in report["results"]
         assert "onnxruntime is not installed" in capsys.readouterr().out
+
+
+def test_the_peak_counts_zen4_avx512_as_one_fma_per_cycle_and_intel_as_two():
+    from aevs_ros.bench.runtimes import cpu_peak, fma_units
+
+    assert fma_units("AuthenticAMD", "avx512f") == 1  # two 256-bit pipes per 512-bit FMA
+    assert fma_units("AuthenticAMD", "avx2") == fma_units("GenuineIntel", "avx512f") == 2
+    peak = cpu_peak(units=1)
+    if peak["fma_units_per_core"]:  # the CPU has FMA
+        assert peak["peak_gmac_per_s"] == peak["cores"] * peak["clock_ghz"] * peak["fma_lanes"]
+        assert f"{peak['fma_lanes']} float32 lanes" in peak["derivation"]

@@ -46,8 +46,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--repeats", type=int, default=3, help="alternating runs of every runtime (default 3)")
     parser.add_argument("--tolerance", type=float, default=1e-4,
                         help="largest difference from eager's z and L_z, relative to their largest value (default 1e-4)")
-    parser.add_argument("--fma-units", type=int, default=2,
-                        help="FMA units per core for the peak (default 2: Xeon Scalable cores issue two AVX-512 FMAs)")
+    parser.add_argument("--fma-units", type=int, default=None,
+                        help="FMA instructions of the widest vector extension a core issues per cycle, for the peak "
+                             "(default: by vendor, bench.runtimes.fma_units)")
     parser.add_argument("--model", default=None, help="AEVS model (default: the shipped one)")
     parser.add_argument("--json", default=None, help=f"result JSON (default {DEFAULT_OUT}/runtimes.json)")
     parser.add_argument("--out", default=DEFAULT_OUT, help="output folder (default %(default)s)")
@@ -260,23 +261,32 @@ def multiply_adds(model_path) -> int:
     return counter.get_total_flops() // 2
 
 
-def cpu_peak(fma_units: int) -> dict:
-    """The float32 multiply-add peak of this machine's cores, and how it was derived."""
+def fma_units(vendor: str, extension: str) -> int:
+    """FMA instructions of ``extension`` a core issues per cycle: two on Intel cores since Haswell
+    (Xeon Scalable's two AVX-512 ports) and on AMD's AVX2 cores; one on AMD's AVX-512 cores
+    (Zen 4 splits a 512-bit FMA over its two 256-bit pipes)."""
+    return 1 if vendor == "AuthenticAMD" and extension == "avx512f" else 2
+
+
+def cpu_peak(units: int | None = None) -> dict:
+    """The float32 multiply-add peak of this machine's cores, and how it was derived; ``units``
+    overrides fma_units."""
     text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
     flags = set(re.search(r"^flags\s*:\s*(.*)$", text, re.M).group(1).split()) if "flags" in text else set()
     lanes, extension = next(((n, name) for name, n in FMA_LANES if name in flags), (1, "scalar"))
-    if "fma" not in flags:
-        fma_units = 0
+    vendor = re.search(r"^vendor_id\s*:\s*(.*)$", text, re.M)
+    vendor = vendor.group(1).strip() if vendor else "unknown"
+    fma_units_per_core = 0 if "fma" not in flags else units or fma_units(vendor, extension)
     model = re.search(r"^model name\s*:\s*(.*)$", text, re.M)
     megahertz = re.search(r"^cpu MHz\s*:\s*([\d.]+)", text, re.M)
     clock_ghz = float(megahertz.group(1)) / 1000 if megahertz else float("nan")
     cores = os.cpu_count() or 1
-    per_core = clock_ghz * lanes * fma_units  # G multiply-adds per second
-    return {"cpu": model.group(1) if model else "unknown", "cores": cores, "clock_ghz": clock_ghz,
-            "vector_extension": extension, "fma_lanes": lanes, "fma_units_per_core": fma_units,
+    per_core = clock_ghz * lanes * fma_units_per_core  # G multiply-adds per second
+    return {"cpu": model.group(1) if model else "unknown", "vendor": vendor, "cores": cores, "clock_ghz": clock_ghz,
+            "vector_extension": extension, "fma_lanes": lanes, "fma_units_per_core": fma_units_per_core,
             "peak_gmac_per_s_per_core": per_core, "peak_gmac_per_s": per_core * cores,
             "derivation": f"{cores} cores x {clock_ghz:.2f} GHz (/proc/cpuinfo) x {lanes} float32 lanes "
-                          f"({extension}) x {fma_units} FMA units per core"}
+                          f"({extension}) x {fma_units_per_core} FMA per cycle per core ({vendor})"}
 
 
 def measured_sgemm_rate(threads: int = 1) -> float:
