@@ -50,6 +50,13 @@ GROUPS = {  # the nodes each group's graph starts with
     'goals': ('gantry_driver', 'servo_node'),  # the camera comes later: goals before its first frame
     'twists': ('gantry_driver',),  # no servo: only the injected twists reach the driver
     'start-up': (),
+    'imperfect': NODES,
+}
+#: the renderer's parameters of each group that does not run the preset's clean camera
+GROUP_OVERRIDES = {
+    'imperfect': {'planar_renderer': {  # every imperfection of core/imperfections.py at once
+        'noise_std': 0.02, 'quantization_bits': 8, 'gain': 1.3, 'offset': -0.05, 'gradient': 0.3,
+        'highlight': 0.3, 'occlusion': 0.2, 'occlusion_speed': 0.2, 'motion_blur_exposure': 0.03}},
 }
 
 
@@ -601,6 +608,8 @@ ROWS = [
                                 ('nan', 'linear.x NaN', (NAN, 0, 0, 0, 0, 0)),
                                 ('inf', 'angular.z inf', (0, 0, 0, 0, 0, INF)),
                                 ('subnormal', 'all 5e-324', (5e-324,) * 6))),
+    Row('imperfect_renderer_killed', 'planar_renderer SIGKILL, every camera imperfection on',
+        f"FAULT 'stale camera', zero twist, {HALTS}; recovers when restarted", 'imperfect', renderer_lost('kill')),
     Row('startup_gain', 'start-up parameter file gain -1.0', f'exit 2, one [FATAL] line, within {STARTUP_BOUND_S:g} s',
         'start-up', startup_failure(lambda folder: {'gain': -1.0}), nodes=()),
     Row('startup_truncated_model', 'start-up model_path: truncated .pt', f'exit 2, one [FATAL] line, within '
@@ -647,7 +656,7 @@ class MatrixRunner:
     def _open_group(self, group: str) -> None:
         self._group_stack.close()
         self.group = None
-        self.graph = self._group_stack.enter_context(SimGraph(GROUPS[group]))
+        self.graph = self._group_stack.enter_context(SimGraph(GROUPS[group], GROUP_OVERRIDES.get(group)))
         self.probe = self._group_stack.enter_context(Probe(self.graph.domain_id))
         self.group, self.waiting = group, GROUPS[group]
 

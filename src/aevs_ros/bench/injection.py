@@ -25,6 +25,7 @@ import subprocess
 import tempfile
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from .. import graph
@@ -63,11 +64,13 @@ def spec_parameters(spec) -> dict:
 
 class SimGraph:
     """The sim graph's node processes (config/sim.yaml: DVS) in a ROS domain of their own;
-    ``nodes`` start at once."""
+    ``nodes`` start at once; ``overrides`` maps a node's executable to parameters that replace
+    its preset's."""
 
-    def __init__(self, nodes=NODES):
+    def __init__(self, nodes=NODES, overrides: dict[str, dict] | None = None):
         specs = graph.build_graph('sim', keep_running=True)
-        self.specs = {spec.executable: spec for spec in specs}
+        self.specs = {spec.executable: replace(spec, parameters={**spec.parameters, **(overrides or {}).get(
+            spec.executable, {})}) for spec in specs}
         self.parameters = {name: spec_parameters(spec) for name, spec in self.specs.items()}
         self.initial = tuple(nodes)
         self.processes: dict[str, subprocess.Popen] = {}
