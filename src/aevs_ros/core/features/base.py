@@ -112,7 +112,6 @@ def check_dim(dim: int, available: int, what: str) -> int:
     return int(dim)
 
 
-
 def check_network_camera(kind: str, model_path, input_size: int, camera: PinholeCamera) -> None:
     """ModelError unless the camera gives the square images of ``input_size`` a network's model
     file takes (``kind`` names it: "AEVS", "Siame-se(3)")."""
@@ -128,6 +127,7 @@ def check_network_image(kind: str, model_path: Path, image, camera: PinholeCamer
         raise InvalidImageError(f"the {kind} model {model_path.name} takes {width}x{height} images, got "
                                 f"{'x'.join(str(n) for n in reversed(np.shape(image)))}")
     return check_image(image, camera.shape)
+
 
 def single_scene_fingerprint(metadata: dict) -> str:
     """The fingerprint of the one scene a network's model file was trained on; '' if it was
