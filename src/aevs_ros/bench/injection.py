@@ -68,9 +68,10 @@ class SimGraph:
     its preset's."""
 
     def __init__(self, nodes=NODES, overrides: dict[str, dict] | None = None):
-        specs = graph.build_graph('sim', keep_running=True)
-        self.specs = {spec.executable: replace(spec, parameters={**spec.parameters, **(overrides or {}).get(
-            spec.executable, {})}) for spec in specs}
+        overrides = overrides or {}
+        self.specs = {spec.executable: replace(spec, parameters={**spec.parameters,
+                                                                 **overrides.get(spec.executable, {})})
+                      for spec in graph.build_graph('sim', keep_running=True)}
         self.parameters = {name: spec_parameters(spec) for name, spec in self.specs.items()}
         self.initial = tuple(nodes)
         self.processes: dict[str, subprocess.Popen] = {}
