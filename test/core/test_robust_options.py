@@ -7,7 +7,7 @@ from aevs_ros.core.camera import default_camera
 from aevs_ros.core.control import tukey_weights
 from aevs_ros.core.errors import ConfigurationError
 from aevs_ros.core.features import make_feature
-from aevs_ros.core.image_normalization import Normalization
+from aevs_ros.core.image_normalization import SATURATION_STEP, Normalization, clip_like, saturated_fraction
 from aevs_ros.core.imperfections import CameraImperfections, ImperfectCamera
 from aevs_ros.core.scene import PlanarScene
 from aevs_ros.core.servo import Servo, ServoConfig
@@ -38,6 +38,31 @@ def test_normalisation_undoes_an_illumination_change(scene, mode):
     restored = Normalization(mode).apply(brighter, goal)
     assert np.abs(restored - goal).mean() < 0.1 * np.abs(brighter - goal).mean()
     np.testing.assert_array_equal(Normalization("none").apply(brighter, goal), brighter)
+
+
+def test_clip_like_flattens_the_goal_s_brightest_share_and_keeps_the_rest(scene):
+    goal = scene.render(CAMERA, GOAL).image
+    clipped = clip_like(goal, 0.2)
+    ceiling = clipped.max()
+    assert 0.19 <= np.mean(clipped == ceiling) <= 0.21
+    np.testing.assert_array_equal(clipped[goal < ceiling], goal[goal < ceiling])
+    assert clip_like(goal, SATURATION_STEP) is goal
+
+
+@pytest.mark.parametrize("mode", ["goal_statistics", "histogram"])
+def test_a_brighter_light_that_clips_leaves_no_error_at_the_goal(scene, mode):
+    """A 30 % brighter light clips a fifth of the view; compared with the goal clipped alike,
+    the normalised view at the goal pose is the goal again, without it the error stays."""
+    goal = scene.render(CAMERA, GOAL).image
+    brighter = np.clip(1.3 * goal, 0, 1).astype(np.float32)
+    assert saturated_fraction(brighter) > 0.1
+    feature = make_feature("dct", CAMERA, 0.6)
+    servo = Servo(feature, ServoConfig(normalization=mode, roll_aid=0))
+    servo.set_goal(goal)
+    unmatched = np.linalg.norm(feature.compute(Normalization(mode).apply(brighter, goal)).s - servo.goal.s)
+    matched = servo.step(brighter).error_norm
+    assert matched < 0.1 * unmatched, (matched, unmatched)
+    assert servo.step(goal).error_norm < 1e-6  # an unclipped view compares with the goal itself again
 
 
 def test_unknown_normalisation_is_refused():

@@ -14,7 +14,7 @@ from .coarse_start import CoarseStart
 from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
-from .image_normalization import Normalization
+from .image_normalization import SATURATION_STEP, Normalization, clip_like, saturated_fraction
 from .roll_aid import RollAid
 
 ZERO_TWIST = np.zeros(6)
@@ -136,6 +136,8 @@ class Servo:
         self._growing_steps = 0
         self._roll_aid: RollAid | None = None
         self._coarse: CoarseStart | None = None
+        self._compared_goal_image: np.ndarray | None = None  #: the goal clipped like the views
+        self._saturation = 0.0  #: the share of clipped pixels _compared_goal_image matches
 
     @property
     def has_goal(self) -> bool:
@@ -160,6 +162,7 @@ class Servo:
         if not self.config.interaction.uses_desired:
             goal = FeatureSample(goal.s, None)
         self.goal, self.goal_image = goal, image
+        self._compared_goal_image, self._saturation = image, 0.0
         self.state, self.iteration = ServoState.SERVOING, 0
         self._last_error, self._growing_steps = np.inf, 0
         self._roll_aid = RollAid(image, self.feature.camera, self.config.roll_aid) if self.config.roll_aid else None
@@ -170,7 +173,7 @@ class Servo:
         """Bind the feature to the image the current images are compared with: the blurred goal
         during a coarse start, else the goal (nothing before the first goal)."""
         if self.goal_image is not None:
-            self.feature.bind_goal(self._coarse.goal_image if self._coarse else self.goal_image)
+            self.feature.bind_goal(self._coarse.goal_image if self._coarse else self._compared_goal_image)
 
     def reconfigure(self, config: ServoConfig) -> None:
         """Take new settings. A new interaction law re-encodes the goal (with L* only if the law
@@ -208,7 +211,10 @@ class Servo:
             self.state = ServoState.IDLE
             return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="no goal image set")
         try:
-            image = self.config.normalization.apply(image, self.goal_image)
+            if self.config.normalization is not Normalization.NONE:
+                if not self._coarse:
+                    self._match_saturation(saturated_fraction(image))
+                image = self.config.normalization.apply(image, self._compared_goal_image)
             roll_twist = self._roll_aid.twist(image, self.config.gain) if self._roll_aid else None
             if roll_twist is not None:
                 return self._roll_step(image, roll_twist)
@@ -260,6 +266,19 @@ class Servo:
         self.state = ServoState.SERVOING
         velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
         return ServoCommand(velocity, self.state, self.iteration, error_norm, features=current.s)
+
+    def _match_saturation(self, fraction: float) -> None:
+        """Compare the views with a goal clipped where they are (normalization on): a brighter
+        light clips the view's brightest pixels, and no intensity mapping gives their texture
+        back, so without this the error never vanishes at the goal. The goal's features are
+        computed again only when the clipped share moved by more than SATURATION_STEP."""
+        if abs(fraction - self._saturation) <= SATURATION_STEP:
+            return
+        compared = clip_like(self.goal_image, fraction)
+        self.feature.bind_goal(compared)
+        goal = self.feature.compute(compared, with_interaction=self.config.interaction.uses_desired)
+        _check_finite(goal, "goal image clipped like the view")
+        self.goal, self._compared_goal_image, self._saturation = goal, compared, fraction
 
     def _roll_step(self, image: np.ndarray, twist: np.ndarray) -> ServoCommand:
         """A step of the roll phase: the aid's twist; the features only for the report."""

@@ -90,7 +90,8 @@ PARAMETERS = (
     Param('coarse_blur', _CONFIG.coarse_blur, 'start a goal on images blurred by a Gaussian of this sigma, '
           'then on the images; 0 = off; from the next goal [px]', low=0.0, high=1e3),
     Param('normalization', _CONFIG.normalization.value, "match each image's intensities to the goal image's "
-          'before the features (a light or exposure that changed)', choices=tuple(n.value for n in Normalization)),
+          'before the features (a light or exposure that changed), against a goal clipped where the image is',
+          choices=tuple(n.value for n in Normalization)),
     Param('robust', _CONFIG.robust, 'dvs: Tukey M-estimator weights on the pixel errors (occluders, highlights)'),
     Param('compute_threads', 0, 'CPU threads of the feature computation (torch); 0 = the library default. '
           'On a small CPU, 1 leaves a core to the camera and robot nodes', read_only=True, low=0, high=256),
