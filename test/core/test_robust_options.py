@@ -65,6 +65,15 @@ def test_a_brighter_light_that_clips_leaves_no_error_at_the_goal(scene, mode):
     assert servo.step(goal).error_norm < 1e-6  # an unclipped view compares with the goal itself again
 
 
+def test_turning_normalisation_off_compares_with_the_goal_itself_again(scene):
+    goal = scene.render(CAMERA, GOAL).image
+    servo = Servo(make_feature("dct", CAMERA, 0.6), ServoConfig(normalization="goal_statistics", roll_aid=0))
+    servo.set_goal(goal)
+    servo.step(np.clip(1.3 * goal, 0, 1).astype(np.float32))  # the goal is clipped like this view
+    servo.reconfigure(ServoConfig(normalization="none", roll_aid=0))
+    assert servo.step(goal).error_norm < 1e-6
+
+
 def test_unknown_normalisation_is_refused():
     with pytest.raises(ConfigurationError, match="normalization"):
         ServoConfig(normalization="sideways")

@@ -211,10 +211,10 @@ class Servo:
             self.state = ServoState.IDLE
             return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="no goal image set")
         try:
-            if self.config.normalization is not Normalization.NONE:
-                if not self._coarse:
-                    self._match_saturation(saturated_fraction(image))
-                image = self.config.normalization.apply(image, self._compared_goal_image)
+            if not self._coarse:  # with normalization off (or turned off), the goal itself
+                self._match_saturation(saturated_fraction(image)
+                                       if self.config.normalization is not Normalization.NONE else 0.0)
+            image = self.config.normalization.apply(image, self._compared_goal_image)
             roll_twist = self._roll_aid.twist(image, self.config.gain) if self._roll_aid else None
             if roll_twist is not None:
                 return self._roll_step(image, roll_twist)
