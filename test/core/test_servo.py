@@ -69,7 +69,7 @@ class LinearFeature(Feature):
     def dim(self):
         return 10
 
-    def compute(self, image, with_interaction=True):
+    def compute(self, image, with_interaction=True, still_pixels=None):
         offset = check_image(image, self.camera.shape).ravel()[:6].astype(np.float64)
         return FeatureSample(self.matrix @ offset, self.matrix if with_interaction else None)
 

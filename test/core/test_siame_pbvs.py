@@ -66,7 +66,7 @@ class PoseOracle(Feature):
     def bind_goal(self, image):
         self.goal_pose = self.pose
 
-    def compute(self, image, with_interaction=True):
+    def compute(self, image, with_interaction=True, still_pixels=None):
         s = _relative_pose(self.goal_pose, self.pose)
         return FeatureSample(s, pose_interaction(s) if with_interaction else None)
 

@@ -66,3 +66,16 @@ def test_missing_model_is_a_model_error(tmp_path):
 
 def test_model_input_shape(tiny_model_file):
     assert model_input_shape("aevs", tiny_model_file) == (32, 32)
+
+
+def test_still_pixels_have_no_share_in_Lz(tiny_model_file, view):
+    """L_z of a view whose left half is still is L_z with that half's rows of L_I zeroed."""
+    camera, image = view
+    feature = make_feature("aevs", camera, 0.6, model_path=tiny_model_file)
+    still = np.zeros(camera.shape, bool)
+    still[:, :16] = True
+    interaction = photometric_interaction(image, camera, 0.6, feature.border)
+    interaction[still.ravel()] = 0
+    expected = feature.interaction(image, interaction, feature.map(image))
+    np.testing.assert_allclose(feature.compute(image, still_pixels=still).L, expected, atol=1e-6)
+    assert not np.allclose(feature.compute(image).L, expected, atol=1e-6)

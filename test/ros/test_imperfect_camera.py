@@ -96,3 +96,23 @@ def test_sim_graph_servoes_with_each_imperfection(ros_domain_id, tmp_path, name)
           f"{outcome['final_rotation_error_deg']:.3f} deg after {outcome['iterations']} iterations")
     assert outcome['iterations'] >= 30, text[-3000:]
     assert np.isfinite([outcome['final_translation_error_m'], outcome['final_rotation_error_deg']]).all()
+
+
+@pytest.mark.slow
+def test_sim_graph_reaches_the_goal_past_a_static_occluder_with_static_occlusion(ros_domain_id, tmp_path):
+    """A square fixed in the view covers a fifth of it: with static_occlusion on, the servo
+    node finds it while the camera moves, and AEVS still reaches the goal through ROS."""
+    import yaml
+
+    preset = yaml.safe_load((Path(__file__).parents[2] / 'config' / 'sim.yaml').read_text())
+    preset['servo_node']['ros__parameters']['static_occlusion'] = True
+    preset['planar_renderer'] = {'ros__parameters': {'occlusion': 0.2}}
+    path, out, log = tmp_path / 'occluded.yaml', tmp_path / 'sim.json', tmp_path / 'launch.log'
+    path.write_text(yaml.safe_dump(preset))
+    with open(log, 'w') as output:
+        result = subprocess.run([*AEVS, 'launch', 'sim', '--method', 'aevs', '--params', str(path), '--json', str(out),
+                                 '--timeout', '60'], stdout=output, stderr=subprocess.STDOUT, timeout=150)
+    text = log.read_text()
+    assert result.returncode == 0 and 'Traceback' not in text, text[-3000:]
+    outcome = json.loads(out.read_text())
+    assert outcome['converged'] and outcome['final_translation_error_m'] < 1e-3, outcome

@@ -65,9 +65,9 @@ class TimedFeature:
         self.seconds: list[float] = []
         self.cpu_seconds: list[float] = []  #: thread CPU time: leaves out waits for a core
 
-    def compute(self, image, with_interaction=True):
+    def compute(self, image, with_interaction=True, still_pixels=None):
         started, cpu_started = time.perf_counter(), time.thread_time()
-        sample = self.feature.compute(image, with_interaction)
+        sample = self.feature.compute(image, with_interaction, still_pixels)
         self.seconds.append(time.perf_counter() - started)
         self.cpu_seconds.append(time.thread_time() - cpu_started)
         return sample

@@ -16,6 +16,7 @@ from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
 from .image_normalization import SATURATION_STEP, Normalization, clip_like, saturated_fraction
 from .roll_aid import RollAid
+from .static_occlusion import StaticOcclusion, fill_from_goal
 
 ZERO_TWIST = np.zeros(6)
 #: a goal whose interaction matrix has sigma_min / sigma_max below this cannot constrain the six
@@ -83,6 +84,9 @@ class ServoConfig:
     #: weight the feature errors by an M-estimator (Tukey), so that the pixels of an occluder or
     #: a highlight stop pulling; dvs only (Feature.error_weights), the other families ignore it
     robust: bool = False
+    #: give the pixels that stayed put while the camera moved (something fixed to the camera in
+    #: front of the scene: core.static_occlusion) the goal image's values, so they stop pulling
+    static_occlusion: bool = False
 
     def __post_init__(self):
         if not self.gain > 0:
@@ -138,6 +142,7 @@ class Servo:
         self._coarse: CoarseStart | None = None
         self._compared_goal_image: np.ndarray | None = None  #: the goal clipped like the views
         self._saturation = 0.0  #: the share of clipped pixels _compared_goal_image matches
+        self._occlusion: StaticOcclusion | None = None  #: finds the still pixels of this goal's run
 
     @property
     def has_goal(self) -> bool:
@@ -163,6 +168,7 @@ class Servo:
             goal = FeatureSample(goal.s, None)
         self.goal, self.goal_image = goal, image
         self._compared_goal_image, self._saturation = image, 0.0
+        self._occlusion = None
         self.state, self.iteration = ServoState.SERVOING, 0
         self._last_error, self._growing_steps = np.inf, 0
         self._roll_aid = RollAid(image, self.feature.camera, self.config.roll_aid) if self.config.roll_aid else None
@@ -214,14 +220,17 @@ class Servo:
             if not self._coarse:  # with normalization off (or turned off), the goal itself
                 self._match_saturation(saturated_fraction(image)
                                        if self.config.normalization is not Normalization.NONE else 0.0)
+            still = self._still_pixels(image)
             image = self.config.normalization.apply(image, self._compared_goal_image)
+            image = fill_from_goal(image, still, self._compared_goal_image)
             roll_twist = self._roll_aid.twist(image, self.config.gain) if self._roll_aid else None
             if roll_twist is not None:
                 return self._roll_step(image, roll_twist)
             coarse = self._coarse
             goal = coarse.goal if coarse else self.goal
             current = self.feature.compute(coarse.blur(image) if coarse else image,
-                                           with_interaction=self.config.interaction.uses_current)
+                                           with_interaction=self.config.interaction.uses_current,
+                                           still_pixels=still)
             _check_finite(current, "features")
             error = current.s - goal.s
             interaction = self.config.interaction.select(current.L, goal.L)
@@ -279,6 +288,16 @@ class Servo:
         goal = self.feature.compute(compared, with_interaction=self.config.interaction.uses_desired)
         _check_finite(goal, "goal image clipped like the view")
         self.goal, self._compared_goal_image, self._saturation = goal, compared, fraction
+
+    def _still_pixels(self, image: np.ndarray) -> np.ndarray | None:
+        """The pixels that stayed put since this goal's first view (static_occlusion on), None
+        until they can be trusted or with the option off."""
+        if not self.config.static_occlusion:
+            self._occlusion = None
+            return None
+        if self._occlusion is None:
+            self._occlusion = StaticOcclusion()
+        return self._occlusion.update(image)
 
     def _roll_step(self, image: np.ndarray, twist: np.ndarray) -> ServoCommand:
         """A step of the roll phase: the aid's twist; the features only for the report."""

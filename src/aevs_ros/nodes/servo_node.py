@@ -93,6 +93,8 @@ PARAMETERS = (
           'before the features (a light or exposure that changed), against a goal clipped where the image is',
           choices=tuple(n.value for n in Normalization)),
     Param('robust', _CONFIG.robust, 'dvs: Tukey M-estimator weights on the pixel errors (occluders, highlights)'),
+    Param('static_occlusion', _CONFIG.static_occlusion, 'give the pixels that stayed put while the camera moved '
+          "(something fixed to the camera in front of the scene) the goal image's values"),
     Param('compute_threads', 0, 'CPU threads of the feature computation (torch); 0 = the library default. '
           'On a small CPU, 1 leaves a core to the camera and robot nodes', read_only=True, low=0, high=256),
     Param('image_timeout', 0.5, 'FAULT (zero twist) when no camera image arrived for this long [s]',

@@ -16,7 +16,7 @@ from ..network.linearize import EncoderLinearization
 from ..network.model import load_model
 from ..photometric import DEFAULT_BORDER, photometric_interaction
 from .base import (FeatureSample, ImageMapping, check_network_camera, check_network_image,
-                   single_scene_fingerprint)
+                   single_scene_fingerprint, without_still)
 
 
 class AutoencoderFeature(ImageMapping):
@@ -65,12 +65,14 @@ class AutoencoderFeature(ImageMapping):
     def interaction(self, image: np.ndarray, photometric: np.ndarray, s: np.ndarray) -> np.ndarray:
         return self._latent_and_interaction(self._checked(image), photometric)[1]
 
-    def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
+    def compute(self, image: np.ndarray, with_interaction: bool = True,
+                still_pixels: np.ndarray | None = None) -> FeatureSample:
         """z and L_z from one pass (the base class would run the encoder twice)."""
         image = self._checked(image)
         if not with_interaction:
             return FeatureSample(self.map(image), None)
-        photometric = photometric_interaction(image, self.camera, self.depth, self.border)
+        photometric = without_still(photometric_interaction(image, self.camera, self.depth, self.border),
+                                    still_pixels)
         return FeatureSample(*self._latent_and_interaction(image, photometric))
 
     def _latent_and_interaction(self, image: np.ndarray, photometric: np.ndarray):

@@ -46,8 +46,11 @@ class Feature(ABC):
         """Number of features k."""
 
     @abstractmethod
-    def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
-        """Features of ``image`` (float32 (h, w) in [0, 1]) and, if asked, their interaction matrix."""
+    def compute(self, image: np.ndarray, with_interaction: bool = True,
+                still_pixels: np.ndarray | None = None) -> FeatureSample:
+        """Features of ``image`` (float32 (h, w) in [0, 1]) and, if asked, their interaction matrix.
+        ``still_pixels`` ((h, w) bool) do not move with the camera (core.static_occlusion): their
+        rows of L_I are zero."""
 
     def bind_goal(self, image: np.ndarray) -> None:
         """Take ``image`` as the view the features of later images compare with. The servo calls
@@ -95,13 +98,21 @@ class ImageMapping(Feature):
     def interaction(self, image: np.ndarray, photometric: np.ndarray, s: np.ndarray) -> np.ndarray:
         """L_s from the image, its L_I (h*w, 6) and s."""
 
-    def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
+    def compute(self, image: np.ndarray, with_interaction: bool = True,
+                still_pixels: np.ndarray | None = None) -> FeatureSample:
         image = check_image(image, self.camera.shape)
         s = self.map(image)
         if not with_interaction:
             return FeatureSample(s, None)
         photometric = photometric_interaction(image, self.camera, self.depth, self.border)
-        return FeatureSample(s, self.interaction(image, photometric, s))
+        return FeatureSample(s, self.interaction(image, without_still(photometric, still_pixels), s))
+
+
+def without_still(photometric: np.ndarray, still_pixels: np.ndarray | None) -> np.ndarray:
+    """L_I (h*w, 6) with the rows of ``still_pixels`` zeroed, in place."""
+    if still_pixels is not None:
+        photometric[still_pixels.ravel()] = 0.0
+    return photometric
 
 
 def check_dim(dim: int, available: int, what: str) -> int:

@@ -23,7 +23,8 @@ class PhotometricFeature(Feature):
         h, w = self.camera.shape
         return (h - 2 * self.border) * (w - 2 * self.border)
 
-    def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
+    def compute(self, image: np.ndarray, with_interaction: bool = True,
+                still_pixels: np.ndarray | None = None) -> FeatureSample:
         image = check_image(image, self.camera.shape)
         interior = (slice(self.border, -self.border),) * 2
         s = image[interior].astype(np.float64).ravel()
@@ -32,6 +33,8 @@ class PhotometricFeature(Feature):
         h, w = self.camera.shape
         planes = np.empty((6, h - 2 * self.border, w - 2 * self.border), np.float32)
         interaction_planes(image, self.camera, self.depth, self.border, planes)
+        if still_pixels is not None:
+            planes[:, still_pixels[interior]] = 0.0
         return FeatureSample(s, planes.reshape(6, -1).T)
 
     def reconstruct(self, s: np.ndarray) -> np.ndarray:

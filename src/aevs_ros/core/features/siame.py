@@ -82,7 +82,9 @@ class SiameFeature(Feature):
         and the previous goal kept, if the image is unusable)."""
         self._goal_map = self._embed(image)
 
-    def compute(self, image: np.ndarray, with_interaction: bool = True) -> FeatureSample:
+    def compute(self, image: np.ndarray, with_interaction: bool = True,
+                still_pixels: np.ndarray | None = None) -> FeatureSample:
+        """The relative pose; ``still_pixels`` is unused (L is the pose's, not the image's)."""
         if self._goal_map is None:
             raise AevsError("siame features compare a view with the goal image: bind_goal(goal) first")
         with torch.inference_mode():
