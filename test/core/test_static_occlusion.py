@@ -100,3 +100,12 @@ def test_still_pixels_have_no_share_in_the_interaction_matrix(scene, family):
     view = scene.render(CAMERA, GOAL).image
     assert np.abs(feature.compute(view).L).max() > 0
     assert np.abs(feature.compute(view, still_pixels=np.ones(CAMERA.shape, bool)).L).max() == 0
+
+
+@pytest.mark.parametrize("garbage", [np.full(CAMERA.shape, np.nan, np.float32), np.zeros((3, 64, 64), np.float32),
+                                     np.zeros((32, 32), np.float32), "image"])
+def test_garbage_with_static_occlusion_on_is_a_fault_with_a_zero_twist(scene, garbage):
+    servo = Servo(make_feature("dct", CAMERA, 0.6), ServoConfig(roll_aid=0, static_occlusion=True))
+    servo.set_goal(scene.render(CAMERA, GOAL).image)
+    command = servo.step(garbage)
+    assert command.state.name == "FAULT" and not command.velocity.any() and command.reason

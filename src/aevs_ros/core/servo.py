@@ -14,6 +14,7 @@ from .coarse_start import CoarseStart
 from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
+from .photometric import check_image
 from .image_normalization import SATURATION_STEP, Normalization, clip_like, saturated_fraction
 from .roll_aid import RollAid
 from .static_occlusion import StaticOcclusion, fill_from_goal
@@ -297,7 +298,7 @@ class Servo:
             return None
         if self._occlusion is None:
             self._occlusion = StaticOcclusion()
-        return self._occlusion.update(image)
+        return self._occlusion.update(check_image(image, self.feature.camera.shape))
 
     def _roll_step(self, image: np.ndarray, twist: np.ndarray) -> ServoCommand:
         """A step of the roll phase: the aid's twist; the features only for the report."""
