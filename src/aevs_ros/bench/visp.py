@@ -135,9 +135,9 @@ def measure_ours(settings: dict) -> dict:
     compute = feature.compute
     stamps = {}
 
-    def timed_compute(image, with_interaction=True):
+    def timed_compute(image, with_interaction=True, still_pixels=None):
         stamps["features"] = Clocks.now()
-        sample = compute(image, with_interaction)
+        sample = compute(image, with_interaction, still_pixels)
         stamps["featured"] = Clocks.now()
         return sample
 
