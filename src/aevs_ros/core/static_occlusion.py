@@ -14,6 +14,8 @@ found.
 """
 from __future__ import annotations
 
+from collections import deque
+
 import cv2
 import numpy as np
 
@@ -46,7 +48,7 @@ class StaticOcclusion:
     def __init__(self):
         self._reference: np.ndarray | None = None
         self._changed: np.ndarray | None = None
-        self._shares: list[float] = []  #: the changed share after each view
+        self._shares: deque[float] = deque(maxlen=SETTLED_FRAMES + 1)  #: the latest changed shares
         self._trusted = False
 
     def update(self, image: np.ndarray) -> np.ndarray | None:
@@ -54,18 +56,17 @@ class StaticOcclusion:
         smoothed = _smoothed(image)
         if self._reference is None or self._reference.shape != smoothed.shape:  # a first (or resized) view
             self._reference, self._changed = smoothed, np.zeros(smoothed.shape, bool)
-            self._shares, self._trusted = [], False
+            self._shares.clear()
+            self._trusted = False
             return None
         self._changed |= np.abs(smoothed - self._reference) > CHANGE_THRESHOLD
         share = float(self._changed.mean())
         self._shares.append(share)
         if not self._trusted:
-            settled = (len(self._shares) > SETTLED_FRAMES
-                       and share - self._shares[-1 - SETTLED_FRAMES] < SETTLED_GROWTH)
+            settled = len(self._shares) > SETTLED_FRAMES and share - self._shares[0] < SETTLED_GROWTH
             self._trusted = share >= TRUSTED_CHANGED_SHARE and settled
             if not self._trusted:
                 return None
-        del self._shares[:-SETTLED_FRAMES - 1]
         return _occluder_regions(~self._changed)
 
 
@@ -85,4 +86,4 @@ def fill_from_goal(image: np.ndarray, mask: np.ndarray | None, goal_image: np.nd
     there at the goal pose without the occluder."""
     if mask is None:
         return image
-    return np.where(mask, goal_image, image).astype(np.float32)
+    return np.where(mask, goal_image, image).astype(np.float32, copy=False)
