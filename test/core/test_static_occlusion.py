@@ -109,3 +109,17 @@ def test_garbage_with_static_occlusion_on_is_a_fault_with_a_zero_twist(scene, ga
     servo.set_goal(scene.render(CAMERA, GOAL).image)
     command = servo.step(garbage)
     assert command.state.name == "FAULT" and not command.velocity.any() and command.reason
+
+
+def test_an_8_bit_view_is_filled_in_the_goal_s_units(scene):
+    """A uint8 view is turned into [0, 1] before the goal's pixels are put in it: the error at
+    the goal pose is the same as with the float view."""
+    path = views(scene, CameraImperfections(occlusion=0.2, quantization_bits=8))
+    errors = []
+    for as_bytes in (False, True):
+        servo = Servo(make_feature("dct", CAMERA, 0.6), ServoConfig(roll_aid=0, static_occlusion=True))
+        servo.set_goal(scene.render(CAMERA, GOAL).image)
+        for view in path:
+            command = servo.step(np.round(view * 255).astype(np.uint8) if as_bytes else view)
+        errors.append(command.error_norm)
+    assert errors[1] == pytest.approx(errors[0], rel=1e-4, abs=1e-6)

@@ -218,6 +218,7 @@ class Servo:
             self.state = ServoState.IDLE
             return ServoCommand(ZERO_TWIST.copy(), self.state, self.iteration, reason="no goal image set")
         try:
+            image = check_image(image)  # the size is the feature's to check, with its own message
             if not self._coarse:  # with normalization off (or turned off), the goal itself
                 self._match_saturation(saturated_fraction(image)
                                        if self.config.normalization is not Normalization.NONE else 0.0)
@@ -298,7 +299,7 @@ class Servo:
             return None
         if self._occlusion is None:
             self._occlusion = StaticOcclusion()
-        return self._occlusion.update(check_image(image, self.feature.camera.shape))
+        return self._occlusion.update(image)
 
     def _roll_step(self, image: np.ndarray, twist: np.ndarray) -> ServoCommand:
         """A step of the roll phase: the aid's twist; the features only for the report."""
