@@ -8,11 +8,16 @@ any monotonic intensity change (``histogram``) before the features see it.
 Neither gives back what a brighter light clipped: the brightest pixels of the current image
 sit at 1 with no texture left. So the servo, with a normalisation on, compares them with a goal
 clipped alike (``clip_like``): the same share of its brightest pixels flattened.
+
+Nor does either remove pixel noise, and a nonlinear encoder answers noise with a bias: the mean
+latent vector of noisy views of the goal is not that of the clean goal. ``noise_sigma``
+estimates the noise a view carries, so the servo can encode the goal with the same noise.
 """
 from __future__ import annotations
 
 from enum import Enum
 
+import cv2
 import numpy as np
 
 
@@ -21,6 +26,14 @@ SATURATED = 0.999
 #: the share of clipped pixels below which an image counts as unclipped (and the change of it
 #: that makes the servo clip the goal again)
 SATURATION_STEP = 0.002
+#: the weight of each view's clipped share in the running share the servo clips the goal at:
+#: pixel noise makes the share of one view jitter by more than SATURATION_STEP
+SATURATION_SMOOTHING = 0.25
+#: a view's estimated noise sigma below which it counts as noise-free (a third of an 8-bit
+#: grey level: what quantisation alone gives)
+NOISE_FLOOR = 0.0013
+#: the relative change of the estimated noise sigma that makes the servo encode the goal again
+NOISE_STEP = 0.2
 
 
 def saturated_fraction(image: np.ndarray) -> float:
@@ -34,6 +47,24 @@ def clip_like(goal_image: np.ndarray, fraction: float) -> np.ndarray:
     if fraction <= SATURATION_STEP:
         return goal_image
     return np.minimum(goal_image, np.quantile(goal_image, 1.0 - fraction)).astype(np.float32)
+
+
+#: the second-difference kernel whose response to white noise of sigma s has variance 36 s^2,
+#: and to a smooth image almost none (Immerkaer's noise estimator)
+_NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+
+
+def noise_energy(image: np.ndarray) -> float:
+    """The variance of the image's second-difference response over 36: sigma^2 for white noise
+    of sigma on a smooth image, plus what the image's own fine texture adds."""
+    response = cv2.filter2D(np.asarray(image, np.float32), -1, _NOISE_KERNEL)[1:-1, 1:-1]
+    return float(np.mean(np.square(response, dtype=np.float64))) / 36.0
+
+
+def noise_sigma(image: np.ndarray, clean_energy: float) -> float:
+    """The standard deviation of the pixel noise ``image`` carries beyond a clean view of the
+    same scene whose noise_energy is ``clean_energy`` (the goal image's)."""
+    return float(np.sqrt(max(0.0, noise_energy(image) - clean_energy)))
 
 
 class Normalization(str, Enum):

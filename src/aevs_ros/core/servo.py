@@ -15,7 +15,8 @@ from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
 from .photometric import check_image
-from .image_normalization import SATURATION_STEP, Normalization, clip_like, saturated_fraction
+from .image_normalization import (NOISE_FLOOR, NOISE_STEP, SATURATION_SMOOTHING, SATURATION_STEP, Normalization, clip_like, noise_energy,
+                                  noise_sigma, saturated_fraction)
 from .roll_aid import RollAid
 from .static_occlusion import StaticOcclusion, fill_from_goal
 
@@ -88,6 +89,11 @@ class ServoConfig:
     #: give the pixels that stayed put while the camera moved (something fixed to the camera in
     #: front of the scene: core.static_occlusion) the goal image's values, so they stop pulling
     static_occlusion: bool = False
+    #: encode the goal as a camera with the views' pixel noise would shoot it: s* is the mean
+    #: features of this many noisy copies of the goal image, the noise sigma estimated from each
+    #: view (image_normalization.noise_sigma). A nonlinear encoder (aevs) answers noise with a
+    #: bias, so a clean goal's s* is not where noisy views of the goal land; 0: off
+    goal_noise_samples: int = 0
 
     def __post_init__(self):
         if not self.gain > 0:
@@ -108,6 +114,8 @@ class ServoConfig:
             raise ConfigurationError(f"tilt_damping must be positive, got {self.tilt_damping}")
         if not self.coarse_blur >= 0:
             raise ConfigurationError(f"coarse_blur must be >= 0, got {self.coarse_blur}")
+        if not 0 <= self.goal_noise_samples <= 1000:
+            raise ConfigurationError(f"goal_noise_samples must be in [0, 1000], got {self.goal_noise_samples}")
         object.__setattr__(self, "interaction", InteractionChoice(self.interaction))
         try:
             object.__setattr__(self, "normalization", Normalization(self.normalization))
@@ -143,6 +151,9 @@ class Servo:
         self._coarse: CoarseStart | None = None
         self._compared_goal_image: np.ndarray | None = None  #: the goal clipped like the views
         self._saturation = 0.0  #: the share of clipped pixels _compared_goal_image matches
+        self._running_saturation: float | None = None  #: the views' clipped share, smoothed over frames
+        self._goal_noise = 0.0  #: the noise sigma self.goal.s was encoded with
+        self._clean_energy: float | None = None  #: noise_energy of _compared_goal_image, once needed
         self._occlusion: StaticOcclusion | None = None  #: finds the still pixels of this goal's run
 
     @property
@@ -168,7 +179,8 @@ class Servo:
         if not self.config.interaction.uses_desired:
             goal = FeatureSample(goal.s, None)
         self.goal, self.goal_image = goal, image
-        self._compared_goal_image, self._saturation = image, 0.0
+        self._compared_goal_image, self._saturation, self._running_saturation = image, 0.0, None
+        self._goal_noise, self._clean_energy = 0.0, None
         self._occlusion = None
         self.state, self.iteration = ServoState.SERVOING, 0
         self._last_error, self._growing_steps = np.inf, 0
@@ -221,10 +233,12 @@ class Servo:
             image = check_image(image)  # the size is the feature's to check, with its own message
             if not self._coarse:  # with normalization off (or turned off), the goal itself
                 self._match_saturation(saturated_fraction(image)
-                                       if self.config.normalization is not Normalization.NONE else 0.0)
+                                       if self.config.normalization is not Normalization.NONE else None)
             still = self._still_pixels(image)
             image = self.config.normalization.apply(image, self._compared_goal_image)
             image = fill_from_goal(image, still, self._compared_goal_image)
+            if not self._coarse:
+                self._match_noise(image)
             roll_twist = self._roll_aid.twist(image, self.config.gain) if self._roll_aid else None
             if roll_twist is not None:
                 return self._roll_step(image, roll_twist)
@@ -278,11 +292,18 @@ class Servo:
         velocity = clamp_twist(raw, self.config.max_linear_velocity, self.config.max_angular_velocity)
         return ServoCommand(velocity, self.state, self.iteration, error_norm, features=current.s)
 
-    def _match_saturation(self, fraction: float) -> None:
+    def _match_saturation(self, fraction: float | None) -> None:
         """Compare the views with a goal clipped where they are (normalization on): a brighter
         light clips the view's brightest pixels, and no intensity mapping gives their texture
         back, so without this the error never vanishes at the goal. The goal's features are
-        computed again only when the clipped share moved by more than SATURATION_STEP."""
+        computed again only when the views' clipped share, smoothed over frames, moved by more
+        than SATURATION_STEP; None (normalization off) compares with the goal itself at once."""
+        if fraction is None:
+            self._running_saturation, fraction = None, 0.0
+        else:
+            running = self._running_saturation
+            fraction = fraction if running is None else running + SATURATION_SMOOTHING * (fraction - running)
+            self._running_saturation = fraction
         if abs(fraction - self._saturation) <= SATURATION_STEP:
             return
         compared = clip_like(self.goal_image, fraction)
@@ -290,6 +311,47 @@ class Servo:
         goal = self.feature.compute(compared, with_interaction=self.config.interaction.uses_desired)
         _check_finite(goal, "goal image clipped like the view")
         self.goal, self._compared_goal_image, self._saturation = goal, compared, fraction
+        self._clean_energy = None
+        if self._goal_noise:
+            self._encode_noisy_goal(self._goal_noise)
+
+    def _match_noise(self, image: np.ndarray) -> None:
+        """Compare the views with a goal that carries their noise (goal_noise_samples on), encoded
+        again only when the estimated sigma moved by more than NOISE_STEP of itself; back to the
+        clean goal when the option is turned off."""
+        sigma = 0.0
+        if self.config.goal_noise_samples:
+            if self._clean_energy is None:
+                self._clean_energy = noise_energy(self._compared_goal_image)
+            sigma = noise_sigma(image, self._clean_energy)
+            sigma = sigma if sigma >= NOISE_FLOOR else 0.0
+        if abs(sigma - self._goal_noise) <= NOISE_STEP * max(sigma, self._goal_noise):
+            return
+        if sigma:
+            self._encode_noisy_goal(sigma)
+        else:
+            goal = self.feature.compute(self._compared_goal_image, with_interaction=False)
+            self.goal, self._goal_noise = FeatureSample(goal.s, self.goal.L), 0.0
+
+    def _encode_noisy_goal(self, sigma: float) -> None:
+        """s* as the mean features of goal_noise_samples noisy copies of the goal image, each
+        clipped and normalised like the views (the camera clips after the noise); L* stays the
+        clean goal's. A view normalised to the goal's spread comes out with its texture fainter
+        by k = sqrt(1 - sigma^2 / spread^2), the noise having taken part of the spread, so the
+        copies get noise sigma / k before the same normalisation. The copies are drawn from a
+        fixed seed, so a goal encodes the same way twice."""
+        compared = self._compared_goal_image
+        spread = float(compared.std())
+        copy_sigma = sigma / np.sqrt(max(1.0 - (sigma / spread) ** 2, 0.25)) if spread > 0 else sigma
+        rng = np.random.default_rng(0)
+        samples = []
+        for _ in range(max(1, self.config.goal_noise_samples)):
+            noisy = np.clip(self.goal_image + rng.normal(0.0, copy_sigma, self.goal_image.shape), 0.0, 1.0)
+            copy = self.config.normalization.apply(clip_like(noisy.astype(np.float32), self._saturation), compared)
+            samples.append(self.feature.compute(copy, with_interaction=False).s)
+        goal = FeatureSample(np.mean(samples, axis=0), self.goal.L)
+        _check_finite(goal, "goal image with the views' noise")
+        self.goal, self._goal_noise = goal, sigma
 
     def _still_pixels(self, image: np.ndarray) -> np.ndarray | None:
         """The pixels that stayed put since this goal's first view (static_occlusion on), None

@@ -95,6 +95,9 @@ PARAMETERS = (
     Param('robust', _CONFIG.robust, 'dvs: Tukey M-estimator weights on the pixel errors (occluders, highlights)'),
     Param('static_occlusion', _CONFIG.static_occlusion, 'give the pixels that stayed put while the camera moved '
           "(something fixed to the camera in front of the scene) the goal image's values"),
+    Param('goal_noise_samples', _CONFIG.goal_noise_samples, "encode the goal with the views' estimated pixel "
+          'noise, as the mean features of this many noisy copies (aevs: the encoder answers noise with a bias); '
+          '0 = off', low=0, high=1000),
     Param('compute_threads', 0, 'CPU threads of the feature computation (torch); 0 = the library default. '
           'On a small CPU, 1 leaves a core to the camera and robot nodes', read_only=True, low=0, high=256),
     Param('image_timeout', 0.5, 'FAULT (zero twist) when no camera image arrived for this long [s]',
