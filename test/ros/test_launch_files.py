@@ -56,7 +56,7 @@ def test_there_is_a_launch_file_per_graph_installed_by_setup_py():
 @pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda path: path.name)
 def test_launch_file_returns_its_graph_description(path):
     text = path.read_text()
-    assert f'graph.launch_description(GRAPH)' in text
+    assert 'graph.launch_description(GRAPH)' in text
     assert all(f' {name}' in text for name in graph.GRAPH_ARGUMENTS[graph_of(path)]), 'documented arguments'
 
 

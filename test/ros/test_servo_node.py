@@ -491,7 +491,7 @@ def test_debug_image_and_reconstruction_for_any_method(servo, probe, spun_node, 
     parameters = {'method': method}
     if method == 'aevs':
         parameters['model_path'] = str(request.getfixturevalue('tiny_aevs_model'))
-    node = servo(**parameters)
+    servo(**parameters)
     images = {'servo/debug_image': [], 'servo/reconstruction': []}
     listener = spun_node('debug_listener')
     for topic, received in images.items():
