@@ -77,3 +77,33 @@ def test_clean_views_keep_the_clean_goal_and_turning_the_option_off_restores_it(
 def test_a_negative_sample_count_is_refused():
     with pytest.raises(ConfigurationError, match="goal_noise_samples"):
         ServoConfig(goal_noise_samples=-1)
+
+
+@pytest.mark.parametrize("garbage", [np.full((128, 128), np.nan, np.float32), np.zeros((3, 128, 128), np.float32),
+                                     np.zeros((32, 32), np.float32), np.full((128, 128), np.inf, np.float32), "image"])
+def test_garbage_with_the_noisy_goal_on_is_a_fault_with_a_zero_twist_and_the_next_view_servoes(setting, garbage):
+    camera, goal, elsewhere = setting
+    servo = Servo(make_feature("dct", camera, 0.6), ServoConfig(roll_aid=0, goal_noise_samples=4,
+                                                                normalization="goal_statistics"))
+    servo.set_goal(goal)
+    rng = np.random.default_rng(5)
+    servo.step(noisy(elsewhere, 0.02, rng, gain=1.3))
+    command = servo.step(garbage)
+    assert command.state.name == "FAULT" and not command.velocity.any() and command.reason
+    assert servo.step(noisy(elsewhere, 0.02, rng, gain=1.3)).state.name == "SERVOING"
+
+
+def test_pure_noise_views_are_encoded_and_servoed_on_without_a_crash(setting):
+    """A camera that shows only noise (a covered lens, a broken sensor): the estimate is large,
+    the goal is encoded with it, and every twist is finite and within the limits."""
+    camera, goal, _ = setting
+    config = ServoConfig(roll_aid=0, goal_noise_samples=4, normalization="goal_statistics")
+    servo = Servo(make_feature("dct", camera, 0.6), config)
+    servo.set_goal(goal)
+    clean = servo.goal.s.copy()
+    rng = np.random.default_rng(6)
+    for _ in range(5):
+        command = servo.step(rng.random(goal.shape).astype(np.float32))
+        assert np.isfinite(command.velocity).all()
+        assert np.linalg.norm(command.velocity[:3]) <= config.max_linear_velocity + 1e-9
+    assert not np.array_equal(servo.goal.s, clean)

@@ -15,8 +15,8 @@ from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
 from .photometric import check_image
-from .image_normalization import (NOISE_FLOOR, NOISE_STEP, SATURATION_SMOOTHING, SATURATION_STEP, Normalization, clip_like, noise_energy,
-                                  noise_sigma, saturated_fraction)
+from .image_normalization import (NOISE_FLOOR, NOISE_STEP, SATURATION_SMOOTHING, SATURATION_STEP, Normalization,
+                                  clip_like, noise_energy, noise_sigma, saturated_fraction)
 from .roll_aid import RollAid
 from .static_occlusion import StaticOcclusion, fill_from_goal
 
@@ -312,6 +312,7 @@ class Servo:
         _check_finite(goal, "goal image clipped like the view")
         self.goal, self._compared_goal_image, self._saturation = goal, compared, fraction
         self._clean_energy = None
+        self._goal_noise = self._goal_noise if self.config.goal_noise_samples else 0.0
         if self._goal_noise:
             self._encode_noisy_goal(self._goal_noise)
 
@@ -345,7 +346,7 @@ class Servo:
         copy_sigma = sigma / np.sqrt(max(1.0 - (sigma / spread) ** 2, 0.25)) if spread > 0 else sigma
         rng = np.random.default_rng(0)
         samples = []
-        for _ in range(max(1, self.config.goal_noise_samples)):
+        for _ in range(self.config.goal_noise_samples):
             noisy = np.clip(self.goal_image + rng.normal(0.0, copy_sigma, self.goal_image.shape), 0.0, 1.0)
             copy = self.config.normalization.apply(clip_like(noisy.astype(np.float32), self._saturation), compared)
             samples.append(self.feature.compute(copy, with_interaction=False).s)
