@@ -98,23 +98,31 @@ def test_sim_graph_servoes_with_each_imperfection(ros_domain_id, tmp_path, name)
     assert np.isfinite([outcome['final_translation_error_m'], outcome['final_rotation_error_deg']]).all()
 
 
+def launch_sim_aevs(tmp_path, servo_parameters, renderer_parameters, timeout):
+    """`aevs launch sim --method aevs` with sim.yaml's preset changed as given; the exit code,
+    the launch log and the outcome."""
+    import yaml
+
+    preset = yaml.safe_load((Path(__file__).parents[2] / 'config' / 'sim.yaml').read_text())
+    preset['servo_node']['ros__parameters'].update(servo_parameters)
+    preset['planar_renderer'] = {'ros__parameters': renderer_parameters}
+    path, out, log = tmp_path / 'preset.yaml', tmp_path / 'sim.json', tmp_path / 'launch.log'
+    path.write_text(yaml.safe_dump(preset))
+    with open(log, 'w') as output:
+        result = subprocess.run([*AEVS, 'launch', 'sim', '--method', 'aevs', '--params', str(path), '--json', str(out),
+                                 '--timeout', str(timeout)], stdout=output, stderr=subprocess.STDOUT,
+                                timeout=timeout + 110)
+    text = log.read_text()
+    assert 'Traceback' not in text, text[-3000:]
+    return result.returncode, text, json.loads(out.read_text())
+
+
 @pytest.mark.slow
 def test_sim_graph_reaches_the_goal_past_a_static_occluder_with_static_occlusion(ros_domain_id, tmp_path):
     """A square fixed in the view covers a fifth of it: with static_occlusion on, the servo
     node finds it while the camera moves, and AEVS still reaches the goal through ROS."""
-    import yaml
-
-    preset = yaml.safe_load((Path(__file__).parents[2] / 'config' / 'sim.yaml').read_text())
-    preset['servo_node']['ros__parameters']['static_occlusion'] = True
-    preset['planar_renderer'] = {'ros__parameters': {'occlusion': 0.2}}
-    path, out, log = tmp_path / 'occluded.yaml', tmp_path / 'sim.json', tmp_path / 'launch.log'
-    path.write_text(yaml.safe_dump(preset))
-    with open(log, 'w') as output:
-        result = subprocess.run([*AEVS, 'launch', 'sim', '--method', 'aevs', '--params', str(path), '--json', str(out),
-                                 '--timeout', '60'], stdout=output, stderr=subprocess.STDOUT, timeout=150)
-    text = log.read_text()
-    assert result.returncode == 0 and 'Traceback' not in text, text[-3000:]
-    outcome = json.loads(out.read_text())
+    returncode, text, outcome = launch_sim_aevs(tmp_path, {'static_occlusion': True}, {'occlusion': 0.2}, 60)
+    assert returncode == 0, text[-3000:]
     assert outcome['converged'] and outcome['final_translation_error_m'] < 1e-3, outcome
 
 
@@ -123,19 +131,9 @@ def test_sim_graph_ends_near_the_goal_under_a_brighter_noisy_light_with_the_opti
     """+30 % light and noise of 0.02 on the rendered images: with goal_statistics and the goal
     encoded with the views' noise, AEVS ends within 1 cm of the goal through ROS (under noise
     the servo declares no convergence, so the run ends at its timeout)."""
-    import yaml
-
-    preset = yaml.safe_load((Path(__file__).parents[2] / 'config' / 'sim.yaml').read_text())
-    preset['servo_node']['ros__parameters'].update(normalization='goal_statistics', goal_noise_samples=16)
-    preset['planar_renderer'] = {'ros__parameters': {'gain': 1.3, 'noise_std': 0.02}}
-    path, out, log = tmp_path / 'noisy.yaml', tmp_path / 'sim.json', tmp_path / 'launch.log'
-    path.write_text(yaml.safe_dump(preset))
-    with open(log, 'w') as output:
-        result = subprocess.run([*AEVS, 'launch', 'sim', '--method', 'aevs', '--params', str(path), '--json', str(out),
-                                 '--timeout', '40'], stdout=output, stderr=subprocess.STDOUT, timeout=150)
-    text = log.read_text()
-    assert result.returncode in (0, 1) and 'Traceback' not in text, text[-3000:]
-    outcome = json.loads(out.read_text())
+    returncode, text, outcome = launch_sim_aevs(
+        tmp_path, {'normalization': 'goal_statistics', 'goal_noise_samples': 16}, {'gain': 1.3, 'noise_std': 0.02}, 40)
+    assert returncode in (0, 1), text[-3000:]
     print(f"\n{outcome['stop_reason']}, {outcome['final_translation_error_m'] * 1000:.2f} mm, "
           f"{outcome['final_rotation_error_deg']:.3f} deg after {outcome['iterations']} iterations")
     assert outcome['final_translation_error_m'] < 0.01 and outcome['final_rotation_error_deg'] < 1.0, outcome
