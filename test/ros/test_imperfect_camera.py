@@ -110,8 +110,7 @@ def launch_sim_aevs(tmp_path, servo_parameters, renderer_parameters, timeout):
     path.write_text(yaml.safe_dump(preset))
     with open(log, 'w') as output:
         result = subprocess.run([*AEVS, 'launch', 'sim', '--method', 'aevs', '--params', str(path), '--json', str(out),
-                                 '--timeout', str(timeout)], stdout=output, stderr=subprocess.STDOUT,
-                                timeout=timeout + 110)
+                                 '--timeout', str(timeout)], stdout=output, stderr=subprocess.STDOUT, timeout=150)
     text = log.read_text()
     assert 'Traceback' not in text, text[-3000:]
     return result.returncode, text, json.loads(out.read_text())
