@@ -74,6 +74,11 @@ class LinearFeature(Feature):
         return FeatureSample(self.matrix @ offset, self.matrix if with_interaction else None)
 
 
+def vector_law(**settings) -> ServoConfig:
+    """The law for LinearFeature, whose image carries a vector, not light: no photometric option."""
+    return ServoConfig(normalization="none", goal_noise_samples=0, **settings)
+
+
 def image_of(offset):
     image = np.zeros((8, 8), np.float32)
     image.ravel()[:6] = offset
@@ -81,7 +86,7 @@ def image_of(offset):
 
 
 def test_servo_states_and_convergence():
-    servo = Servo(LinearFeature(), ServoConfig(gain=1.0, mu=0.0, max_linear_velocity=10, max_angular_velocity=10))
+    servo = Servo(LinearFeature(), vector_law(gain=1.0, mu=0.0, max_linear_velocity=10, max_angular_velocity=10))
     assert servo.step(image_of(np.ones(6))).state is ServoState.IDLE
     servo.set_goal(image_of(np.zeros(6)))
     command = servo.step(image_of(np.full(6, 0.1)))
@@ -98,7 +103,7 @@ def test_servo_states_and_convergence():
 
 
 def test_servo_faults_on_bad_images_and_recovers():
-    servo = Servo(LinearFeature(), ServoConfig())
+    servo = Servo(LinearFeature(), vector_law())
     servo.set_goal(image_of(np.zeros(6)))
     nan_image = image_of(np.full(6, np.nan))
     command = servo.step(nan_image)
@@ -110,7 +115,7 @@ def test_servo_faults_on_bad_images_and_recovers():
 
 
 def test_servo_detects_divergence():
-    servo = Servo(LinearFeature(), ServoConfig(divergence_steps=5))
+    servo = Servo(LinearFeature(), vector_law(divergence_steps=5))
     servo.set_goal(image_of(np.zeros(6)))
     commands = [servo.step(image_of(np.full(6, 0.1 * (k + 1)))) for k in range(6)]
     assert [c.state for c in commands[:5]] == [ServoState.SERVOING] * 5
@@ -126,27 +131,27 @@ def test_servo_config_validation():
 
 
 def test_reconfigure_re_encodes_the_goal_for_a_new_law_and_keeps_a_pause():
-    servo = Servo(LinearFeature(), ServoConfig(interaction="current"))
+    servo = Servo(LinearFeature(), vector_law(interaction="current"))
     servo.set_goal(image_of(np.zeros(6)))
     assert servo.goal.L is None
     servo.pause()
-    servo.reconfigure(ServoConfig(interaction="mean"))
+    servo.reconfigure(vector_law(interaction="mean"))
     assert servo.goal.L is not None and servo.state is ServoState.PAUSED
     servo.pause(False)
     servo.step(image_of(np.full(6, 0.1)))
     goal = servo.goal
-    servo.reconfigure(ServoConfig(interaction="mean", gain=3.0))
+    servo.reconfigure(vector_law(interaction="mean", gain=3.0))
     assert servo.config.gain == 3.0 and servo.goal is goal and servo.iteration == 1
 
 
 def test_mu_schedule_switches_at_the_given_step():
-    servo = Servo(LinearFeature(), ServoConfig(mu=0.01, mu_final=1e-4, mu_switch_iteration=2))
+    servo = Servo(LinearFeature(), vector_law(mu=0.01, mu_final=1e-4, mu_switch_iteration=2))
     servo.set_goal(image_of(np.zeros(6)))
     damping = []
     for _ in range(3):
         damping.append(servo.damping())
         servo.step(image_of(np.full(6, 0.1)))
     assert damping == [0.01, 0.01, 1e-4]
-    assert Servo(LinearFeature(), ServoConfig(mu=0.01)).damping() == 0.01
+    assert Servo(LinearFeature(), vector_law(mu=0.01)).damping() == 0.01
     with pytest.raises(ConfigurationError):
         ServoConfig(mu_final=-1.0)

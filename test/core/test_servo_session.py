@@ -6,7 +6,7 @@ from aevs_ros.core import se3
 from aevs_ros.core.camera import PinholeCamera, default_camera
 from aevs_ros.core.errors import AevsError, ModelError
 from aevs_ros.core.scene import PlanarScene
-from aevs_ros.core.servo import ServoState
+from aevs_ros.core.servo import ServoConfig, ServoState
 from aevs_ros.core.servo_session import ServoSession, SessionConfig, fit_image
 
 CAMERA = default_camera(64)
@@ -61,7 +61,9 @@ def test_goal_with_its_camera_info_is_checked_against_the_camera(scene):
     wide = PinholeCamera(96, 64, CAMERA.fx, CAMERA.fy, CAMERA.cx + 16, CAMERA.cy)
     session.set_goal(view(scene, camera=wide), wide)
     command, _ = session.step(view(scene), CAMERA)
-    assert command.state is ServoState.CONVERGED
+    # the crop and the render differ by their resampling, so the step left is a few micrometres
+    step = np.abs(command.velocity) / ServoConfig().gain
+    assert step[:3].max() < 2e-5 and step[3:].max() < 5e-5, command
 
 
 def test_a_camera_change_faults_until_the_goal_camera_is_back(scene):

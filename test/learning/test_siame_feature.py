@@ -117,7 +117,7 @@ def test_s_is_the_networks_estimate_against_the_bound_goal_and_L_its_pbvs_matrix
 def test_the_servo_binds_the_goal_and_subtracts_the_goal_against_itself(tiny_siame_file, views):
     goal, _, current = views
     feature = SiameFeature(tiny_siame_file, CAMERA)
-    servo = Servo(feature, ServoConfig(interaction="current"))
+    servo = Servo(feature, ServoConfig(interaction="current", normalization="none"))  # the views as they come
     servo.set_goal(goal)
     reference = SiameFeature(tiny_siame_file, CAMERA)
     reference.bind_goal(goal)
@@ -149,7 +149,7 @@ def test_the_coarse_start_binds_the_blurred_goal_then_the_goal(tiny_siame_file, 
         return cv2.GaussianBlur(image, (0, 0), sigma, borderType=cv2.BORDER_REPLICATE)
 
     feature = SiameFeature(tiny_siame_file, CAMERA)
-    servo = Servo(feature, ServoConfig(coarse_blur=sigma))
+    servo = Servo(feature, ServoConfig(coarse_blur=sigma, normalization="none"))  # the views as they come
     servo.set_goal(goal)
     reference = SiameFeature(tiny_siame_file, CAMERA)
     reference.bind_goal(blurred(goal))

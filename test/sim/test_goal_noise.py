@@ -52,7 +52,8 @@ def latent_bias(servo, goal, sigma, frames=48):
 def test_a_goal_encoded_with_the_views_noise_removes_most_of_the_encoder_s_noise_bias(setting):
     camera, goal, _ = setting
     feature = make_feature("aevs", camera, 0.6, model_path=default_model_path("aevs"))
-    plain, matched = (Servo(feature, ServoConfig(roll_aid=0, goal_noise_samples=n)) for n in (0, 32))
+    plain, matched = (Servo(feature, ServoConfig(roll_aid=0, goal_noise_samples=n, normalization="none"))
+                      for n in (0, 32))  # latent_bias encodes the views as they come
     for servo in (plain, matched):
         servo.set_goal(goal)
     bias_plain, bias_matched = latent_bias(plain, goal, 0.02), latent_bias(matched, goal, 0.02)
@@ -72,6 +73,23 @@ def test_clean_views_keep_the_clean_goal_and_turning_the_option_off_restores_it(
     servo.reconfigure(ServoConfig(roll_aid=0, goal_noise_samples=0))
     servo.step(noisy(elsewhere, 0.02, np.random.default_rng(4)))
     np.testing.assert_allclose(servo.goal.s, clean, rtol=1e-5, atol=1e-5)
+
+
+def test_a_goal_shot_by_the_same_noisy_camera_is_not_encoded_again_until_the_noise_grows(setting):
+    """The goal already carries the camera's noise: views with that noise estimate an extra
+    sigma of a few thousandths, frame to frame, which must not re-encode the goal (16 network
+    passes) on every step. Views twice as noisy do."""
+    camera, goal, elsewhere = setting
+    rng = np.random.default_rng(7)
+    servo = Servo(make_feature("aevs", camera, 0.6, model_path=default_model_path("aevs")),
+                  ServoConfig(roll_aid=0, goal_noise_samples=4))
+    servo.set_goal(noisy(goal, 0.02, rng))
+    shot = servo.goal.s.copy()
+    for view in [goal] * 6 + [elsewhere] * 6:
+        servo.step(noisy(view, 0.02, rng))
+        np.testing.assert_array_equal(servo.goal.s, shot)
+    servo.step(noisy(elsewhere, 0.04, rng))
+    assert np.linalg.norm(servo.goal.s - shot) > 1e-3
 
 
 def test_a_negative_sample_count_is_refused():

@@ -40,7 +40,8 @@ conditions (--only picks perturbations): {', '.join(CONDITIONS)}
 
 examples:
   aevs bench robustness --cases 10 --only clean,illumination_noise,occlusion   # a quick look
-  aevs bench robustness --servo normalization=goal_statistics --servo robust=true   # an option
+  aevs bench robustness --servo normalization=none --servo goal_noise_samples=0   # no option
+  aevs bench robustness --servo robust=true                        # DVS's M-estimator too
   aevs bench robustness                                            # everything, 100 + 100 cases""")
     parser.add_argument("--cases", type=int, default=100, help="cases per test set (default %(default)s)")
     parser.add_argument("--tests", default="look_at,screw", help="comma-separated test sets (default %(default)s)")

@@ -34,6 +34,10 @@ SATURATION_SMOOTHING = 0.25
 NOISE_FLOOR = 0.0013
 #: the relative change of the estimated noise sigma that makes the servo encode the goal again
 NOISE_STEP = 0.2
+#: the share of the goal's own noise_energy under which a view's extra noise energy counts as 0:
+#: a goal shot by the same noisy camera carries its noise already, and the views' energy moves
+#: by a few per cent of it with their texture and their noise draw
+NOISE_SHARE = 0.15
 
 
 def saturated_fraction(image: np.ndarray) -> float:
@@ -67,21 +71,37 @@ def noise_sigma(image: np.ndarray, clean_energy: float) -> float:
     return float(np.sqrt(max(0.0, noise_energy(image) - clean_energy)))
 
 
+def extra_noise_sigma(image: np.ndarray, goal_energy: float) -> float:
+    """noise_sigma of ``image`` against a goal whose noise_energy is ``goal_energy``, 0 when it
+    is too small to tell from the goal's own: under NOISE_FLOOR, or its square under NOISE_SHARE
+    of the goal's energy."""
+    sigma = noise_sigma(image, goal_energy)
+    return sigma if sigma >= NOISE_FLOOR and sigma ** 2 >= NOISE_SHARE * goal_energy else 0.0
+
+
 class Normalization(str, Enum):
     NONE = "none"
     GOAL_STATISTICS = "goal_statistics"  #: same mean and standard deviation as the goal image
     HISTOGRAM = "histogram"  #: same intensity histogram as the goal image
 
-    def apply(self, image: np.ndarray, goal_image: np.ndarray) -> np.ndarray:
+    def apply(self, image: np.ndarray, goal_image: np.ndarray, ignored: np.ndarray | None = None) -> np.ndarray:
+        """``image`` matched to ``goal_image``, from the pixels outside ``ignored`` ((h, w) bool:
+        the still pixels of an occluder fixed in the view, which the servo fills from the goal and
+        whose intensities would skew the match) of both."""
         if self is Normalization.NONE:
             return image
+        used = np.s_[:] if ignored is None else ~ignored
+        values, goal_values = image[used], goal_image[used]
+        if values.size < 2:
+            return image
         if self is Normalization.GOAL_STATISTICS:
-            spread = float(image.std())
+            spread = float(values.std())
             if spread < 1e-9:
                 return image
-            matched = (image - image.mean()) * (float(goal_image.std()) / spread) + float(goal_image.mean())
+            matched = (image - values.mean()) * (float(goal_values.std()) / spread) + float(goal_values.mean())
         else:
             from skimage.exposure import match_histograms
 
-            matched = match_histograms(image, goal_image)
+            matched = image.copy()
+            matched[used] = match_histograms(values, goal_values)
         return np.clip(matched, 0.0, 1.0).astype(np.float32)

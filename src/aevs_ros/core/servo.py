@@ -15,8 +15,8 @@ from .control import InteractionChoice, clamp_twist, levenberg_marquardt
 from .errors import AevsError, ConfigurationError
 from .features.base import Feature, FeatureSample
 from .photometric import check_image
-from .image_normalization import (NOISE_FLOOR, NOISE_STEP, SATURATION_SMOOTHING, SATURATION_STEP, Normalization,
-                                  clip_like, noise_energy, noise_sigma, saturated_fraction)
+from .image_normalization import (NOISE_STEP, SATURATION_SMOOTHING, SATURATION_STEP, Normalization, clip_like,
+                                  extra_noise_sigma, noise_energy, saturated_fraction)
 from .roll_aid import RollAid
 from .static_occlusion import StaticOcclusion, fill_from_goal
 
@@ -81,8 +81,10 @@ class ServoConfig:
     #: themselves (core.coarse_start); 0: off
     coarse_blur: float = 0.0
     #: match each image's intensities to the goal image's before the features (a light or an
-    #: exposure that changed since the goal was taken): none | goal_statistics | histogram
-    normalization: Normalization = Normalization.NONE
+    #: exposure that changed since the goal was taken): none | goal_statistics | histogram.
+    #: On by default: with none, a 30 % change of light defeats every family (README "Camera
+    #: imperfections")
+    normalization: Normalization = Normalization.GOAL_STATISTICS
     #: weight the feature errors by an M-estimator (Tukey), so that the pixels of an occluder or
     #: a highlight stop pulling; dvs only (Feature.error_weights), the other families ignore it
     robust: bool = False
@@ -91,9 +93,9 @@ class ServoConfig:
     static_occlusion: bool = False
     #: encode the goal as a camera with the views' pixel noise would shoot it: s* is the mean
     #: features of this many noisy copies of the goal image, the noise sigma estimated from each
-    #: view (image_normalization.noise_sigma). A nonlinear encoder (aevs) answers noise with a
-    #: bias, so a clean goal's s* is not where noisy views of the goal land; 0: off
-    goal_noise_samples: int = 0
+    #: view (image_normalization.extra_noise_sigma). A nonlinear encoder (aevs) answers noise
+    #: with a bias, so a clean goal's s* is not where noisy views of the goal land; 0: off
+    goal_noise_samples: int = 16
 
     def __post_init__(self):
         if not self.gain > 0:
@@ -235,7 +237,7 @@ class Servo:
                 self._match_saturation(saturated_fraction(image)
                                        if self.config.normalization is not Normalization.NONE else None)
             still = self._still_pixels(image)
-            image = self.config.normalization.apply(image, self._compared_goal_image)
+            image = self.config.normalization.apply(image, self._compared_goal_image, still)
             image = fill_from_goal(image, still, self._compared_goal_image)
             if not self._coarse:
                 self._match_noise(image)
@@ -324,8 +326,7 @@ class Servo:
         if self.config.goal_noise_samples:
             if self._clean_energy is None:
                 self._clean_energy = noise_energy(self._compared_goal_image)
-            sigma = noise_sigma(image, self._clean_energy)
-            sigma = sigma if sigma >= NOISE_FLOOR else 0.0
+            sigma = extra_noise_sigma(image, self._clean_energy)
         if abs(sigma - self._goal_noise) <= NOISE_STEP * max(sigma, self._goal_noise):
             return
         if sigma:
