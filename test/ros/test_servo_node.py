@@ -406,7 +406,7 @@ def test_bad_images_fault_with_zero_twist_then_recover(servo, probe, views, bad_
 
 def test_larger_camera_images_are_cropped_and_resized(servo, probe, views):
     """A 96x64 camera is centre-cropped to 64x64: the servo sees the same view."""
-    servo(input_width=64, input_height=64)
+    node = servo(input_width=64, input_height=64)
     wide = default_camera(64)
     wide = type(wide)(96, 64, wide.fx, wide.fy, wide.cx + 16, wide.cy)
     scene = PlanarScene.load()
@@ -415,10 +415,11 @@ def test_larger_camera_images_are_cropped_and_resized(servo, probe, views):
     status = probe.wait_status(lambda s: s.iteration > 0 and s.state in (CONVERGED, SERVOING), time.monotonic())
     assert status is not None, status
     # the crop and the render differ by their resampling: a step of a few micrometres is left
-    # (the default gain is 10; CONVERGED sends a zero twist)
+    # (the twist over the gain; CONVERGED sends a zero twist)
+    gain = node.get_parameter('gain').value
     linear, angular = status.velocity.linear, status.velocity.angular
-    assert max(abs(linear.x), abs(linear.y), abs(linear.z)) / 10 < 2e-5, status
-    assert max(abs(angular.x), abs(angular.y), abs(angular.z)) / 10 < 5e-5, status
+    assert max(abs(linear.x), abs(linear.y), abs(linear.z)) / gain < 2e-5, status
+    assert max(abs(angular.x), abs(angular.y), abs(angular.z)) / gain < 5e-5, status
 
 
 # -- pause, parameters, newest frame -----------------------------------------------------------------
